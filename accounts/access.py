@@ -1,0 +1,58 @@
+"""Team scoping and role checks: the one place every team page goes through.
+
+A user who is not a member of a team gets 404 (the team's existence is not
+revealed); a member whose role is too low gets 403.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+
+from .models import Membership, Role, Team
+
+
+def membership_for(*, user: Any, team_slug: str) -> Membership:
+    if not user.is_authenticated:
+        raise Http404("No such team.")
+    membership = (
+        Membership.objects.select_related("team").filter(user=user, team__slug=team_slug).first()
+    )
+    if membership is None:
+        raise Http404("No such team.")
+    return membership
+
+
+def team_view(minimum_role: str = Role.VIEWER) -> Callable:
+    """Decorate a view taking ``(request, team, ...)``; the URL carries ``team_slug``.
+
+    Sets ``request.team`` and ``request.membership`` for templates.
+    """
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, team_slug: str, *args: Any, **kwargs: Any):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            membership = membership_for(user=request.user, team_slug=team_slug)
+            if not membership.has_role(minimum_role):
+                raise PermissionDenied(f"This needs the {Role(minimum_role).label} role.")
+            request.team = membership.team
+            request.membership = membership
+            request.session["last_team"] = membership.team.slug
+            return view(request, membership.team, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def teams_for(user: Any) -> list[Team]:
+    if not user.is_authenticated:
+        return []
+    return list(Team.objects.filter(memberships__user=user).order_by("name"))

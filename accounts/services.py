@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils.text import slugify
+
+from .models import Membership, Role, Team
+
+
+def team_get_or_create(*, slug: str, name: str | None = None) -> tuple[Team, bool]:
+    if slug != slugify(slug):
+        raise ValueError(f"Team slug {slug!r} must be lowercase letters, digits and hyphens.")
+    return Team.objects.get_or_create(slug=slug, defaults={"name": name or slug.title()})
+
+
+@transaction.atomic
+def user_grant_role(
+    *, username: str, team: Team, role: str, password: str | None = None
+) -> tuple[object, bool]:
+    """Create the user if needed and give it ``role`` in ``team``; returns (user, created)."""
+    role = Role(role)
+    user_model = get_user_model()
+    user, created = user_model.objects.get_or_create(username=username)
+    if password:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    elif created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    Membership.objects.update_or_create(user=user, team=team, defaults={"role": role})
+    return user, created

@@ -1,0 +1,56 @@
+"""Sum transactions to one total per (customer, month), exactly, in integer cents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from . import IngestError
+from .parsing import MAX_ABS_CENTS, ParsedTransactions
+
+
+@dataclass
+class MonthlyTotals:
+    frame: pd.DataFrame  # external_id, month (datetime64[M]), cents (int64), transactions
+    total_cents: int
+
+    @property
+    def customers(self) -> int:
+        return int(self.frame["external_id"].nunique())
+
+    @property
+    def months(self) -> int:
+        return int(self.frame["month"].nunique())
+
+    @property
+    def first_month(self) -> date:
+        return month_to_date(self.frame["month"].min())
+
+    @property
+    def last_month(self) -> date:
+        return month_to_date(self.frame["month"].max())
+
+
+def month_to_date(month: np.datetime64) -> date:
+    return np.datetime64(month, "D").astype(date)
+
+
+def aggregate(parsed: ParsedTransactions) -> MonthlyTotals:
+    rows = pd.DataFrame(
+        {"external_id": parsed.external_ids, "month": parsed.months, "cents": parsed.cents}
+    )
+    grouped = rows.groupby(["external_id", "month"], sort=True)["cents"]
+    frame = grouped.agg(["sum", "size"]).reset_index()
+    frame.columns = ["external_id", "month", "cents", "transactions"]
+    over = frame.loc[frame["cents"].abs() > MAX_ABS_CENTS]
+    if not over.empty:
+        first = over.iloc[0]
+        raise IngestError(
+            f"Customer {first.external_id!r} has a monthly total in "
+            f"{month_to_date(first.month):%Y-%m} beyond ±999,999,999,999.99; "
+            "nothing was imported."
+        )
+    return MonthlyTotals(frame=frame, total_cents=int(parsed.cents.sum(dtype=np.int64)))

@@ -1,0 +1,185 @@
+"""Validate and convert the mapped columns, vectorised over the whole file.
+
+Every invalid row is found (not just the first) and reported with its spreadsheet
+row number and all of its reasons.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .mapping import ColumnMapping
+from .reading import Table
+
+MAX_ID_LENGTH = 100
+# NUMERIC(14,2) holds at most 999,999,999,999.99.
+MAX_ABS_CENTS = 99_999_999_999_999
+REPORTED_ERRORS = 1000
+MIN_YEAR, MAX_YEAR = 1900, 2200
+
+_FLOAT_ID = re.compile(r"-?\d+\.0+")
+_NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
+_CURRENCY = re.compile(r"[£$€¥\s\u00a0']")
+_THOUSANDS_COMMA = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
+_DECIMAL_COMMA = re.compile(r"-?\d+,\d+")
+_THOUSANDS_DOT = re.compile(r"-?\d{1,3}(\.\d{3})+(,\d+)?")
+
+
+@dataclass
+class ParsedTransactions:
+    external_ids: np.ndarray  # object (str)
+    months: np.ndarray  # datetime64[M]
+    cents: np.ndarray  # int64
+    rows_read: int
+    rejected: int = 0
+    errors: list[dict] = field(default_factory=list)
+
+    @property
+    def rows_valid(self) -> int:
+        return len(self.cents)
+
+
+def restore_float_ids(ids: pd.Series) -> pd.Series:
+    """A column a spreadsheet turned into floats ('12347.0') goes back to '12347'.
+
+    Only when every non-blank id has that shape: a real id like '1.0' among text ids stays.
+    """
+    present = ids[ids != ""]
+    if present.empty or not present.str.fullmatch(_FLOAT_ID).all():
+        return ids
+    return ids.str.replace(r"\.0+$", "", regex=True)
+
+
+def _clean_number(text: str) -> str:
+    text = _CURRENCY.sub("", text)
+    negative = text.startswith("(") and text.endswith(")")
+    if negative:
+        text = text[1:-1]
+    if _THOUSANDS_COMMA.fullmatch(text):
+        text = text.replace(",", "")
+    elif _DECIMAL_COMMA.fullmatch(text):
+        text = text.replace(",", ".")
+    elif _THOUSANDS_DOT.fullmatch(text):
+        text = text.replace(".", "").replace(",", ".")
+    return "-" + text if negative else text
+
+
+def parse_numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Floats and a reason code per cell: '' ok, 'blank', 'nan' (not finite), 'text'."""
+    text = raw.str.strip()
+    values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, copy=True)
+    failed = np.flatnonzero(np.isnan(values))
+    if len(failed):
+        # Only the unusual cells (currency signs, separators, words) take the slow path.
+        cleaned = pd.Series([_clean_number(t) for t in text.iloc[failed]], dtype=object)
+        values[failed] = pd.to_numeric(cleaned, errors="coerce").to_numpy(dtype=np.float64)
+    reasons = np.full(len(values), "", dtype=object)
+    lowered = text.str.lower().to_numpy()
+    bad = ~np.isfinite(values)
+    for i in np.flatnonzero(bad):
+        t = lowered[i]
+        reasons[i] = "blank" if t == "" else ("nan" if t in _NON_FINITE else "text")
+    return values, reasons
+
+
+def parse_dates(raw: pd.Series, date_format: str | None) -> np.ndarray:
+    """datetime64[D] with NaT where the cell is not a valid date."""
+    text = raw.str.strip()
+    if date_format:
+        parsed = pd.to_datetime(text, format=date_format, errors="coerce")
+    else:
+        # ISO 8601: YYYY-MM-DD, optionally followed by a time ('T' or space). The time
+        # and any UTC offset are ignored: the month is the one written in the file.
+        head, tail = text.str.slice(0, 10), text.str.slice(10)
+        parsed = pd.to_datetime(head, format="%Y-%m-%d", errors="coerce")
+        bad_tail = (tail != "") & ~tail.str.match(r"[T ]\d")
+        parsed = parsed.mask(bad_tail)
+    days = parsed.to_numpy(dtype="datetime64[D]", copy=True)
+    years = days.astype("datetime64[Y]").astype(np.int64) + 1970
+    out_of_range = (years < MIN_YEAR) | (years > MAX_YEAR)
+    days[out_of_range] = np.datetime64("NaT")
+    return days
+
+
+def _show(value: str) -> str:
+    return repr(value if len(value) <= 40 else value[:37] + "...")
+
+
+def parse_transactions(
+    table: Table, mapping: ColumnMapping, *, date_format: str | None = None
+) -> ParsedTransactions:
+    frame = table.frame
+    ids = restore_float_ids(frame[mapping.customer].str.strip())
+    dates = parse_dates(frame[mapping.date], date_format)
+    checks: list[tuple[np.ndarray, object]] = []
+
+    checks.append(((ids == "").to_numpy(), "customer id is blank"))
+    checks.append(
+        (
+            (ids.str.len() > MAX_ID_LENGTH).to_numpy(),
+            f"customer id is longer than {MAX_ID_LENGTH} characters",
+        )
+    )
+    date_raw = frame[mapping.date].to_numpy()
+    expected = f"format {date_format}" if date_format else "ISO format YYYY-MM-DD"
+    checks.append(
+        (np.isnat(dates) & (frame[mapping.date].str.strip() == "").to_numpy(), "date is blank")
+    )
+    checks.append(
+        (
+            np.isnat(dates) & (frame[mapping.date].str.strip() != "").to_numpy(),
+            lambda i: f"date {_show(date_raw[i])} is not a valid date in {expected}",
+        )
+    )
+
+    if mapping.amount is not None:
+        amounts, amount_checks = _amount_checks(frame, mapping.amount, "amount")
+        checks += amount_checks
+    else:
+        quantity, q_checks = _amount_checks(frame, mapping.quantity, "quantity")
+        price, p_checks = _amount_checks(frame, mapping.price, "unit price")
+        checks += q_checks + p_checks
+        with np.errstate(invalid="ignore", over="ignore"):
+            amounts = quantity * price
+    with np.errstate(invalid="ignore", over="ignore"):
+        cents_float = np.rint(amounts * 100.0)
+    too_large = np.isfinite(cents_float) & (np.abs(cents_float) > MAX_ABS_CENTS)
+    checks.append((too_large, "amount is beyond ±999,999,999,999.99"))
+
+    invalid = np.zeros(len(frame), dtype=bool)
+    for mask, _ in checks:
+        invalid |= mask
+    invalid |= ~np.isfinite(cents_float)
+    valid = ~invalid
+    errors = _describe(table.row_numbers, invalid, checks)
+    return ParsedTransactions(
+        external_ids=ids.to_numpy(dtype=object)[valid],
+        months=dates[valid].astype("datetime64[M]"),
+        cents=cents_float[valid].astype(np.int64),
+        rows_read=len(frame),
+        rejected=int(invalid.sum()),
+        errors=errors,
+    )
+
+
+def _amount_checks(frame: pd.DataFrame, column: str, label: str):
+    raw = frame[column].to_numpy()
+    values, reasons = parse_numbers(frame[column])
+    checks = [
+        (reasons == "blank", f"{label} is blank"),
+        (reasons == "nan", lambda i: f"{label} {_show(raw[i])} is not a finite number"),
+        (reasons == "text", lambda i: f"{label} {_show(raw[i])} is not a number"),
+    ]
+    return values, checks
+
+
+def _describe(row_numbers: np.ndarray, invalid: np.ndarray, checks) -> list[dict]:
+    errors = []
+    for i in np.flatnonzero(invalid)[:REPORTED_ERRORS]:
+        reasons = [r(i) if callable(r) else r for mask, r in checks if mask[i]]
+        errors.append({"row": int(row_numbers[i]), "reason": "; ".join(reasons) or "invalid"})
+    return errors

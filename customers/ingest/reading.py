@@ -1,0 +1,160 @@
+"""Read a CSV or XLSX file into a table of text cells with spreadsheet row numbers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+import numpy as np
+import pandas as pd
+
+from . import IngestError
+
+CSV_DELIMITERS = ",;\t|"
+_XLSX_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls
+
+
+@dataclass
+class Table:
+    """Every cell as text (empty string when blank); ``row_numbers`` as a spreadsheet shows them."""
+
+    frame: pd.DataFrame
+    row_numbers: np.ndarray
+    kind: str  # "csv" or "xlsx"
+    delimiter: str | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        return [str(c) for c in self.frame.columns]
+
+
+def read_table(data: bytes, *, max_rows: int | None = None) -> Table:
+    if not data.strip():
+        raise IngestError("The file is empty.")
+    if data.startswith(_OLE_MAGIC):
+        raise IngestError("This is an old Excel .xls file; save it as .xlsx or CSV (UTF-8).")
+    if data.startswith(_XLSX_MAGIC):
+        table = _read_xlsx(data, max_rows=max_rows)
+    else:
+        table = _read_csv(data, max_rows=max_rows)
+    if table.frame.empty:
+        raise IngestError("The file has a header row but no data rows.")
+    return table
+
+
+def _decode(data: bytes) -> str:
+    if b"\x00" in data[:8192]:
+        raise IngestError("This is not a text file: expected CSV (UTF-8) or XLSX.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise IngestError(
+            f"The file is not UTF-8 text (byte 0x{data[exc.start]:02x} at position {exc.start}). "
+            "Save it as 'CSV UTF-8' and upload again."
+        ) from None
+
+
+def sniff_delimiter(sample: str) -> str:
+    lines = [line for line in sample.splitlines()[:50] if line.strip()]
+    if not lines:
+        raise IngestError("The file is empty.")
+    try:
+        return csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=CSV_DELIMITERS).delimiter
+    except csv.Error:
+        # Sniffer gives up on short or ragged files; the header decides.
+        counts = {d: lines[0].count(d) for d in CSV_DELIMITERS}
+        best = max(counts, key=counts.get)
+        return best if counts[best] else ","
+
+
+def _read_csv(data: bytes, *, max_rows: int | None) -> Table:
+    text = _decode(data)
+    delimiter = sniff_delimiter(text[:65536])
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            nrows=max_rows,
+            engine="c",
+        )
+    except pd.errors.EmptyDataError:
+        raise IngestError("The file is empty.") from None
+    except pd.errors.ParserError as exc:
+        raise IngestError(f"The file is not a well-formed CSV: {exc}".strip()) from None
+    frame = frame.fillna("")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    # Header is row 1; pandas keeps blank lines as empty rows so numbering stays true.
+    row_numbers = np.arange(2, len(frame) + 2, dtype=np.int64)
+    return _drop_blank_rows(Table(frame, row_numbers, "csv", delimiter))
+
+
+def _drop_blank_rows(table: Table) -> Table:
+    if table.frame.empty:
+        return table
+    blank = (table.frame == "").all(axis=1).to_numpy()
+    if not blank.any():
+        return table
+    keep = ~blank
+    frame = table.frame.loc[keep].reset_index(drop=True)
+    return Table(frame, table.row_numbers[keep], table.kind, table.delimiter)
+
+
+def xlsx_cell_text(value: object) -> str:
+    """A cell as the text a person would have typed; integral floats lose their '.0'."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    return str(value).strip()
+
+
+def _read_xlsx(data: bytes, *, max_rows: int | None) -> Table:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise IngestError(f"The file looks like XLSX but cannot be opened: {exc}") from None
+    try:
+        sheet = workbook.worksheets[0]
+        header: list[str] | None = None
+        rows: list[list[str]] = []
+        numbers: list[int] = []
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells = [xlsx_cell_text(v) for v in values]
+            if header is None:
+                if any(cells):
+                    header = cells
+                continue
+            if not any(cells):
+                continue
+            rows.append(cells)
+            numbers.append(number)
+            if max_rows is not None and len(rows) >= max_rows:
+                break
+    finally:
+        workbook.close()
+    if header is None:
+        raise IngestError("The workbook's first sheet is empty.")
+    while not header[-1]:  # read-only sheets often report empty trailing columns
+        header.pop()
+    width = len(header)
+    rows = [(r + [""] * width)[:width] for r in rows]
+    frame = pd.DataFrame(rows, columns=[h or f"column {i + 1}" for i, h in enumerate(header)])
+    return Table(frame, np.asarray(numbers, dtype=np.int64), "xlsx")

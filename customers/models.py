@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from accounts.models import Team
+
+# NUMERIC(14,2): up to 999,999,999,999.99 per transaction and per customer-month.
+AMOUNT_DIGITS = 14
+AMOUNT_PLACES = 2
+
+
+class Customer(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="customers")
+    # The id exactly as uploaded: text, so leading zeros and letters survive.
+    external_id = models.CharField(max_length=100)
+    name = models.CharField(max_length=200, blank=True)
+    first_month = models.DateField(null=True, blank=True)
+    last_month = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "external_id"], name="customer_unique_team_external_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class RevenueRecord(models.Model):
+    """Net revenue of one customer in one calendar month (``month`` is its first day)."""
+
+    # Denormalised from the customer so the analysis reads a team's matrix with one
+    # index range scan and `replace` imports delete a team's months set-based.
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="revenue")
+    month = models.DateField()
+    amount = models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES)
+    transaction_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "month"], name="revenue_unique_customer_month"
+            ),
+        ]
+        indexes = [models.Index(fields=["team", "month"], name="revenue_team_month")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.month:%Y-%m}: {self.amount}"
+
+
+class UploadStatus(models.TextChoices):
+    DRAFT = "DRAFT", "Awaiting confirmation"
+    PENDING = "PENDING", "Queued"
+    RUNNING = "RUNNING", "Importing"
+    SUCCEEDED = "SUCCEEDED", "Imported"
+    FAILED = "FAILED", "Failed"
+
+
+class UploadMode(models.TextChoices):
+    APPEND = "append", "Append (add to the monthly totals)"
+    REPLACE = "replace", "Replace the months the file covers"
+
+
+def upload_path(instance: Upload, filename: str) -> str:
+    return f"uploads/{instance.team_id}/{instance.content_hash[:2]}/{instance.content_hash}"
+
+
+class Upload(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="uploads")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file = models.FileField(upload_to=upload_path, max_length=300)
+    original_name = models.CharField(max_length=255)
+    size_bytes = models.BigIntegerField(default=0)
+    content_hash = models.CharField(max_length=64, help_text="SHA-256 of the file's bytes")
+    mode = models.CharField(max_length=10, choices=UploadMode.choices, default=UploadMode.APPEND)
+    column_mapping = models.JSONField(default=dict, blank=True)
+    date_format = models.CharField(max_length=64, blank=True)
+    skip_invalid = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=10, choices=UploadStatus.choices, default=UploadStatus.DRAFT
+    )
+    progress = models.PositiveSmallIntegerField(default=0)
+    stage = models.CharField(max_length=40, blank=True)
+    rows_read = models.PositiveIntegerField(default=0)
+    rows_imported = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0)
+    customers_count = models.PositiveIntegerField(default=0)
+    new_customers_count = models.PositiveIntegerField(default=0)
+    months_count = models.PositiveIntegerField(default=0)
+    first_month = models.DateField(null=True, blank=True)
+    last_month = models.DateField(null=True, blank=True)
+    total_amount = models.DecimalField(
+        max_digits=18, decimal_places=AMOUNT_PLACES, null=True, blank=True
+    )
+    # The first invalid rows as {"row": n, "reason": text}; rows_rejected has the count.
+    errors = models.JSONField(default=list, blank=True)
+    error_message = models.TextField(blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["team", "-created_at"], name="upload_team_created"),
+            models.Index(fields=["team", "content_hash"], name="upload_team_hash"),
+        ]
+        constraints = [
+            # The database's word on "the same file is not appended twice".
+            models.UniqueConstraint(
+                fields=["team", "content_hash"],
+                condition=models.Q(status="SUCCEEDED", mode="append"),
+                name="upload_unique_appended_file",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (UploadStatus.SUCCEEDED, UploadStatus.FAILED)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (UploadStatus.PENDING, UploadStatus.RUNNING)

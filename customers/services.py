@@ -1,0 +1,312 @@
+"""Uploads: create (store the file), preview, confirm (queue), ingest (the task's body).
+
+The web upload flow and ``import_transactions`` both go through these functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.files.base import ContentFile
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Team
+
+from .ingest import IngestError
+from .ingest.aggregate import aggregate
+from .ingest.mapping import ColumnMapping, resolve_mapping
+from .ingest.parsing import ParsedTransactions, parse_transactions
+from .ingest.reading import Table, read_table
+from .ingest.writing import write_monthly_totals
+from .models import Upload, UploadMode, UploadStatus
+
+logger = logging.getLogger(__name__)
+
+PREVIEW_ROWS = 10
+
+
+class DuplicateUpload(IngestError):
+    pass
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _already_imported(*, team: Team, digest: str, exclude_id: int | None = None):
+    query = Upload.objects.filter(team=team, content_hash=digest, status=UploadStatus.SUCCEEDED)
+    if exclude_id is not None:
+        query = query.exclude(pk=exclude_id)
+    return query.first()
+
+
+def _duplicate_message(previous: Upload) -> str:
+    return (
+        f"This file was already imported on {previous.finished_at:%Y-%m-%d %H:%M} "
+        f"(upload #{previous.pk}, {previous.original_name}). Importing it again in append mode "
+        "would count its revenue twice; use replace mode to re-import it."
+    )
+
+
+def upload_create(
+    *,
+    team: Team,
+    data: bytes,
+    filename: str,
+    user=None,
+    mode: str = UploadMode.APPEND,
+    column_mapping: dict[str, str] | None = None,
+    date_format: str = "",
+    skip_invalid: bool = False,
+) -> Upload:
+    """Store the file and guess the column mapping; the upload waits for confirmation."""
+    digest = content_hash(data)
+    if mode == UploadMode.APPEND:
+        previous = _already_imported(team=team, digest=digest)
+        if previous is not None:
+            raise DuplicateUpload(_duplicate_message(previous))
+    upload = Upload(
+        team=team,
+        uploaded_by=user if user is not None and user.is_authenticated else None,
+        original_name=filename[:255],
+        size_bytes=len(data),
+        content_hash=digest,
+        mode=mode,
+        column_mapping=column_mapping or {},
+        date_format=date_format,
+        skip_invalid=skip_invalid,
+        status=UploadStatus.DRAFT,
+    )
+    upload.file.save(digest, ContentFile(data), save=False)
+    upload.save()
+    return upload
+
+
+@dataclass
+class Preview:
+    columns: list[str]
+    raw_rows: list[list[str]]
+    mapping: ColumnMapping | None
+    mapping_error: str
+    parsed_rows: list[dict]
+    row_errors: dict[int, str]
+    delimiter: str | None
+    kind: str
+
+
+def upload_preview(
+    *, upload: Upload, column_mapping: dict[str, str] | None = None, date_format: str | None = None
+) -> Preview:
+    """The first rows as read and as they would be imported with this mapping."""
+    table = read_table(_read_bytes(upload), max_rows=PREVIEW_ROWS)
+    explicit = upload.column_mapping if column_mapping is None else column_mapping
+    fmt = upload.date_format if date_format is None else date_format
+    raw_rows = table.frame.astype(str).values.tolist()
+    try:
+        mapping = resolve_mapping(table.columns, explicit)
+    except IngestError as exc:
+        return Preview(
+            table.columns, raw_rows, None, exc.message, [], {}, table.delimiter, table.kind
+        )
+    parsed_rows, row_errors = _preview_parse(table, mapping, fmt)
+    return Preview(
+        table.columns, raw_rows, mapping, "", parsed_rows, row_errors, table.delimiter, table.kind
+    )
+
+
+def _preview_parse(table: Table, mapping: ColumnMapping, fmt: str):
+    parsed = parse_transactions(table, mapping, date_format=fmt or None)
+    row_errors = {e["row"]: e["reason"] for e in parsed.errors}
+    valid_numbers = [int(n) for n in table.row_numbers if int(n) not in row_errors]
+    rows = [
+        {"row": n, "customer": cid, "month": str(month), "amount": Decimal(int(c)) / 100}
+        for n, cid, month, c in zip(
+            valid_numbers, parsed.external_ids, parsed.months, parsed.cents, strict=True
+        )
+    ]
+    return rows, row_errors
+
+
+def upload_confirm(
+    *,
+    upload: Upload,
+    column_mapping: dict[str, str],
+    date_format: str = "",
+    mode: str = UploadMode.APPEND,
+    skip_invalid: bool = False,
+) -> Upload:
+    """Fix the mapping and queue the import (after the surrounding transaction commits)."""
+    from .tasks import upload_ingest_task
+
+    table = read_table(_read_bytes(upload), max_rows=1)
+    mapping = resolve_mapping(table.columns, column_mapping)
+    updated = Upload.objects.filter(pk=upload.pk, status=UploadStatus.DRAFT).update(
+        column_mapping=mapping.as_dict(),
+        date_format=date_format,
+        mode=mode,
+        skip_invalid=skip_invalid,
+        status=UploadStatus.PENDING,
+        stage="queued",
+    )
+    upload.refresh_from_db()
+    if updated:
+        transaction.on_commit(lambda: upload_ingest_task.delay(upload.pk))
+    return upload
+
+
+def _read_bytes(upload: Upload) -> bytes:
+    with upload.file.open("rb") as handle:
+        return handle.read()
+
+
+def _set_progress(upload: Upload, progress: int, stage: str) -> None:
+    upload.progress, upload.stage = progress, stage
+    Upload.objects.filter(pk=upload.pk).update(progress=progress, stage=stage)
+
+
+def upload_ingest(*, upload: Upload, on_progress: Callable[[Upload], None] | None = None) -> Upload:
+    """Import a confirmed upload. All or nothing: a failure writes no revenue."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def step(progress: int, stage: str) -> None:
+        timings[stage] = round(time.perf_counter() - started, 3)
+        _set_progress(upload, progress, stage)
+        if on_progress:
+            on_progress(upload)
+
+    try:
+        step(5, "reading")
+        table = read_table(_read_bytes(upload))
+        mapping = resolve_mapping(table.columns, upload.column_mapping)
+        step(25, "validating")
+        parsed = parse_transactions(table, mapping, date_format=upload.date_format or None)
+        _check_rows(parsed, skip_invalid=upload.skip_invalid)
+        step(55, "aggregating")
+        totals = aggregate(parsed)
+        step(70, "writing")
+        with transaction.atomic():
+            _write(upload, parsed, totals)
+        timings["done"] = round(time.perf_counter() - started, 3)
+        Upload.objects.filter(pk=upload.pk).update(timings=timings)
+    except IngestError as exc:
+        _fail(upload, exc.message, errors=exc.errors, rejected=exc.rejected, timings=timings)
+    except DatabaseError as exc:
+        logger.exception("Upload %s failed while writing", upload.pk)
+        _fail(upload, f"The database refused the import: {exc}".strip(), timings=timings)
+    except Exception as exc:  # a bug must not leave the upload RUNNING forever
+        logger.exception("Upload %s failed unexpectedly", upload.pk)
+        _fail(upload, f"Internal error ({type(exc).__name__}): {exc}", timings=timings)
+    upload.refresh_from_db()
+    return upload
+
+
+def _check_rows(parsed: ParsedTransactions, *, skip_invalid: bool) -> None:
+    if parsed.rejected and not skip_invalid:
+        raise IngestError(
+            f"{parsed.rejected} of {parsed.rows_read} rows are invalid, so nothing was imported. "
+            "Fix them, or import with 'skip invalid rows' to import the valid rows only.",
+            errors=parsed.errors,
+            rejected=parsed.rejected,
+        )
+    if parsed.rows_valid == 0:
+        raise IngestError(
+            "No valid rows to import.", errors=parsed.errors, rejected=parsed.rejected
+        )
+
+
+def _write(upload: Upload, parsed: ParsedTransactions, totals) -> None:
+    # One writer per team at a time: a replace and an append must not interleave.
+    Team.objects.select_for_update().filter(pk=upload.team_id).first()
+    if upload.mode == UploadMode.APPEND:
+        previous = _already_imported(
+            team=upload.team, digest=upload.content_hash, exclude_id=upload.pk
+        )
+        if previous is not None:
+            raise DuplicateUpload(_duplicate_message(previous))
+    result = write_monthly_totals(
+        team_id=upload.team_id, totals=totals, replace=upload.mode == UploadMode.REPLACE
+    )
+    try:
+        with transaction.atomic():
+            Upload.objects.filter(pk=upload.pk).update(
+                status=UploadStatus.SUCCEEDED,
+                progress=100,
+                stage="done",
+                rows_read=parsed.rows_read,
+                rows_imported=parsed.rows_valid,
+                rows_rejected=parsed.rejected,
+                errors=parsed.errors,
+                customers_count=totals.customers,
+                new_customers_count=result.new_customers,
+                months_count=totals.months,
+                first_month=totals.first_month,
+                last_month=totals.last_month,
+                total_amount=Decimal(totals.total_cents) / 100,
+                error_message="",
+                finished_at=timezone.now(),
+            )
+    except IntegrityError:
+        raise DuplicateUpload(
+            "The same file was imported concurrently; nothing was imported."
+        ) from None
+
+
+def _fail(upload: Upload, message: str, *, errors=None, rejected: int = 0, timings=None) -> None:
+    Upload.objects.filter(pk=upload.pk).update(
+        status=UploadStatus.FAILED,
+        stage="failed",
+        error_message=message,
+        errors=errors or [],
+        rows_rejected=rejected,
+        timings=timings or {},
+        finished_at=timezone.now(),
+    )
+
+
+def upload_claim(*, upload_id: int) -> Upload | None:
+    """PENDING → RUNNING, once: a task delivered twice finds nothing to claim."""
+    claimed = Upload.objects.filter(pk=upload_id, status=UploadStatus.PENDING).update(
+        status=UploadStatus.RUNNING, started_at=timezone.now(), progress=1, stage="starting"
+    )
+    return Upload.objects.select_related("team").get(pk=upload_id) if claimed else None
+
+
+def upload_import_now(*, upload: Upload) -> Upload:
+    """Import right here, without a queue (the command line)."""
+    Upload.objects.filter(pk=upload.pk, status=UploadStatus.DRAFT).update(
+        status=UploadStatus.PENDING
+    )
+    claimed = upload_claim(upload_id=upload.pk)
+    if claimed is None:
+        raise IngestError(f"Upload #{upload.pk} is not waiting to be imported.")
+    return upload_ingest(upload=claimed)
+
+
+def uploads_for_team(*, team: Team):
+    return Upload.objects.filter(team=team).select_related("uploaded_by")
+
+
+def team_revenue_summary(*, team: Team) -> dict:
+    from django.db.models import Count, Max, Min, Sum
+
+    from .models import Customer, RevenueRecord
+
+    records = RevenueRecord.objects.filter(team=team).aggregate(
+        total=Sum("amount"), first=Min("month"), last=Max("month"), n=Count("id")
+    )
+    return {
+        "customers": Customer.objects.filter(team=team).count(),
+        "records": records["n"],
+        "total": records["total"],
+        "first_month": records["first"],
+        "last_month": records["last"],
+        "uploads": Upload.objects.filter(team=team).filter(~Q(status=UploadStatus.DRAFT)).count(),
+    }

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.access import team_view
+from accounts.models import Role, Team
+
+from .forms import MappingForm, UploadForm
+from .ingest import IngestError
+from .models import Upload, UploadStatus
+from .services import upload_confirm, upload_create, upload_preview, uploads_for_team
+
+uploads_view = team_view(Role.ADMIN)
+
+
+def _get_upload(team: Team, upload_id: int) -> Upload:
+    return get_object_or_404(Upload, pk=upload_id, team=team)
+
+
+@uploads_view
+@require_http_methods(["GET", "POST"])
+def upload_list(request: HttpRequest, team: Team) -> HttpResponse:
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        file = form.cleaned_data["file"]
+        try:
+            upload = upload_create(
+                team=team,
+                data=file.read(),
+                filename=file.name,
+                user=request.user,
+                mode=form.cleaned_data["mode"],
+            )
+        except IngestError as exc:
+            form.add_error("file", exc.message)
+        else:
+            return redirect("upload_detail", team_slug=team.slug, upload_id=upload.pk)
+    page = Paginator(uploads_for_team(team=team).exclude(status=UploadStatus.DRAFT), 25)
+    return render(
+        request,
+        "customers/upload_list.html",
+        {"form": form, "page": page.get_page(request.GET.get("page"))},
+        status=400 if form.errors else 200,
+    )
+
+
+def _preview_context(upload: Upload, mapping_values: dict | None, date_format: str | None):
+    try:
+        preview = upload_preview(
+            upload=upload, column_mapping=mapping_values, date_format=date_format
+        )
+    except IngestError as exc:
+        return {"upload": upload, "file_error": exc.message}
+    return {"upload": upload, "preview": preview}
+
+
+@uploads_view
+@require_GET
+def upload_detail(request: HttpRequest, team: Team, upload_id: int) -> HttpResponse:
+    upload = _get_upload(team, upload_id)
+    context = {"upload": upload}
+    if upload.status == UploadStatus.DRAFT:
+        context = _preview_context(upload, None, None)
+        if "preview" in context:
+            preview = context["preview"]
+            context["form"] = MappingForm(
+                initial=MappingForm.initial_for(preview.mapping, upload), columns=preview.columns
+            )
+    return render(request, "customers/upload_detail.html", context)
+
+
+@uploads_view
+@require_GET
+def upload_preview_partial(request: HttpRequest, team: Team, upload_id: int) -> HttpResponse:
+    """Re-read the first rows with the mapping being edited (HTMX, on every change)."""
+    upload = _get_upload(team, upload_id)
+    mapping = {
+        f: request.GET.get(f, "") for f in ("customer", "date", "amount", "quantity", "price")
+    }
+    if mapping["amount"]:
+        mapping["quantity"] = mapping["price"] = ""
+    context = _preview_context(upload, mapping, request.GET.get("date_format", ""))
+    return render(request, "customers/upload_detail.html#preview-table", context)
+
+
+@uploads_view
+@require_POST
+def upload_confirm_view(request: HttpRequest, team: Team, upload_id: int) -> HttpResponse:
+    upload = _get_upload(team, upload_id)
+    if upload.status != UploadStatus.DRAFT:
+        return redirect("upload_detail", team_slug=team.slug, upload_id=upload.pk)
+    context = _preview_context(upload, None, None)
+    if "file_error" in context:
+        return render(request, "customers/upload_detail.html", context, status=400)
+    form = MappingForm(request.POST, columns=context["preview"].columns)
+    if form.is_valid():
+        try:
+            upload_confirm(
+                upload=upload,
+                column_mapping=form.column_mapping(),
+                date_format=form.cleaned_data["date_format"],
+                mode=form.cleaned_data["mode"],
+                skip_invalid=form.cleaned_data["skip_invalid"],
+            )
+        except IngestError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return redirect("upload_detail", team_slug=team.slug, upload_id=upload.pk)
+    context["form"] = form
+    return render(request, "customers/upload_detail.html", context, status=400)
+
+
+@uploads_view
+@require_GET
+def upload_status_partial(request: HttpRequest, team: Team, upload_id: int) -> HttpResponse:
+    upload = _get_upload(team, upload_id)
+    return render(request, "customers/upload_detail.html#upload-status", {"upload": upload})
+
+
+@uploads_view
+@require_POST
+def upload_discard(request: HttpRequest, team: Team, upload_id: int) -> HttpResponse:
+    upload = _get_upload(team, upload_id)
+    if upload.status == UploadStatus.DRAFT:
+        upload.file.delete(save=False)
+        upload.delete()
+        messages.info(request, f"Discarded {upload.original_name}.")
+    return redirect("upload_list", team_slug=team.slug)

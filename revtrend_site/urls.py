@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("accounts.urls")),
+    path("t/<slug:team_slug>/", include("analytics.urls")),
+    path("t/<slug:team_slug>/uploads/", include("customers.urls")),
+]

@@ -1,0 +1,117 @@
+"""Shared fixtures: two teams, a user of each role, and the real services.
+
+PostgreSQL, Redis (with a real Celery worker) and Chromium are used where they are
+reachable. Locally a test that needs a missing one is skipped with the reason; with
+CI=true it fails instead, because CI must exercise them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlparse
+
+import pytest
+from django.db import connection
+
+from accounts.models import Membership, Role, Team
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+REDIS_URL = os.environ.get("REVTREND_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+CHROMIUM = os.environ.get("REVTREND_CHROMIUM", "/usr/bin/chromium")
+PASSWORD = "correct-horse-battery-staple"
+
+
+def require(available: bool, reason: str) -> None:
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true requires this: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def reachable(url: str) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or 6379), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _require_marked_services(request):
+    if request.node.get_closest_marker("postgres"):
+        require(
+            connection.vendor == "postgresql",
+            "needs PostgreSQL: run with DATABASE_URL=postgres://… (make test finds a local one)",
+        )
+
+
+@pytest.fixture
+def team_a(db) -> Team:
+    return Team.objects.create(name="Acme Ltd", slug="acme")
+
+
+@pytest.fixture
+def team_b(db) -> Team:
+    return Team.objects.create(name="Globex", slug="globex")
+
+
+def make_member(django_user_model, team: Team, username: str, role: str):
+    user = django_user_model.objects.create_user(username=username, password=PASSWORD)
+    Membership.objects.create(user=user, team=team, role=role)
+    return user
+
+
+@pytest.fixture
+def admin_a(django_user_model, team_a):
+    return make_member(django_user_model, team_a, "alice-admin", Role.ADMIN)
+
+
+@pytest.fixture
+def analyst_a(django_user_model, team_a):
+    return make_member(django_user_model, team_a, "andy-analyst", Role.ANALYST)
+
+
+@pytest.fixture
+def viewer_a(django_user_model, team_a):
+    return make_member(django_user_model, team_a, "vera-viewer", Role.VIEWER)
+
+
+@pytest.fixture
+def admin_b(django_user_model, team_b):
+    return make_member(django_user_model, team_b, "bob-admin", Role.ADMIN)
+
+
+@pytest.fixture
+def client_for(client):
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def celery_worker(transactional_db, settings):
+    """A real Celery worker thread consuming from Redis; tasks see committed rows."""
+    require(reachable(REDIS_URL), f"needs Redis at {REDIS_URL} (set REVTREND_TEST_REDIS_URL)")
+    from celery.contrib.testing.worker import start_worker
+
+    from revtrend_site.celery import app
+
+    saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
+    app.conf.update(broker_url=REDIS_URL, result_backend=REDIS_URL, task_always_eager=False)
+    app._pool = None  # connections made for another broker must not be reused
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as w:
+            yield w
+    finally:
+        app.conf.update(saved)
+        app._pool = None
