@@ -126,7 +126,7 @@ def _preview_parse(table: Table, mapping: ColumnMapping, fmt: str):
     row_errors = {e["row"]: e["reason"] for e in parsed.errors}
     valid_numbers = [int(n) for n in table.row_numbers if int(n) not in row_errors]
     rows = [
-        {"row": n, "customer": cid, "month": str(month), "amount": Decimal(int(c)) / 100}
+        {"row": n, "customer": cid, "month": str(month), "amount": Decimal(int(c)).scaleb(-2)}
         for n, cid, month, c in zip(
             valid_numbers, parsed.external_ids, parsed.months, parsed.cents, strict=True
         )
@@ -249,7 +249,7 @@ def _write(upload: Upload, parsed: ParsedTransactions, totals) -> None:
                 months_count=totals.months,
                 first_month=totals.first_month,
                 last_month=totals.last_month,
-                total_amount=Decimal(totals.total_cents) / 100,
+                total_amount=Decimal(totals.total_cents).scaleb(-2),
                 error_message="",
                 finished_at=timezone.now(),
             )

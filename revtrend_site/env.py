@@ -70,7 +70,7 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 def env_url(name: str, *, schemes: tuple[str, ...], default: str = "") -> str:
     """A URL whose scheme is one of ``schemes``; empty means "not configured"."""
-    value = env_str(name, default)
+    value = env_str(name) or default
     if not value:
         return ""
     parsed = urlparse(value)

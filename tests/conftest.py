@@ -40,8 +40,10 @@ def reachable(url: str) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _media_root(settings, tmp_path):
+def _test_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Hashing test passwords slowly protects nothing and costs seconds.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)
@@ -51,6 +53,21 @@ def _require_marked_services(request):
             connection.vendor == "postgresql",
             "needs PostgreSQL: run with DATABASE_URL=postgres://… (make test finds a local one)",
         )
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery_unless_worker(request):
+    """Tasks run in-process, even with CELERY_BROKER_URL set, unless a test asks for the
+    real worker: a queued task with nobody consuming it would only hang the test."""
+    if "celery_worker" in request.fixturenames:
+        yield
+        return
+    from revtrend_site.celery import app
+
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = saved
 
 
 @pytest.fixture

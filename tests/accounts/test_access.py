@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from accounts.models import Membership, Role, Team
+
+pytestmark = pytest.mark.django_db
+
+
+def test_anonymous_request_to_team_page_redirects_to_login(client, team_a):
+    response = client.get(reverse("dashboard", args=[team_a.slug]))
+    assert response.status_code == 302
+    assert response.url.startswith("/accounts/login/?next=/t/acme/")
+
+
+def test_login_page_renders_without_external_assets(client):
+    response = client.get("/accounts/login/")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "htmx" in body and "http://" not in body and "https://" not in body
+
+
+def test_member_sees_dashboard_of_own_team(client_for, viewer_a, team_a):
+    response = client_for(viewer_a).get(reverse("dashboard", args=[team_a.slug]))
+    assert response.status_code == 200
+    assert b"Acme Ltd" in response.content
+
+
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("dashboard", []),
+        ("upload_list", []),
+        ("upload_detail", [1]),
+        ("upload_preview", [1]),
+        ("upload_status", [1]),
+    ],
+)
+def test_non_member_gets_404_on_every_team_page(client_for, admin_b, team_a, name, args):
+    response = client_for(admin_b).get(reverse(name, args=[team_a.slug, *args]))
+    assert response.status_code == 404
+
+
+def test_unknown_team_is_404_not_403(client_for, admin_a):
+    assert client_for(admin_a).get("/t/no-such-team/").status_code == 404
+
+
+def test_home_redirects_to_first_team(client_for, admin_a):
+    response = client_for(admin_a).get("/")
+    assert response.status_code == 302 and response.url == "/t/acme/"
+
+
+def test_home_without_team_explains_what_to_do(client, django_user_model):
+    user = django_user_model.objects.create_user("loner", password="x")
+    client.force_login(user)
+    response = client.get("/")
+    assert response.status_code == 200 and b"not in a team" in response.content
+
+
+def test_team_switcher_lists_only_the_users_teams(client_for, admin_a, team_a, team_b):
+    Team.objects.create(name="Initech", slug="initech")
+    Membership.objects.create(user=admin_a, team=team_b, role=Role.VIEWER)
+    body = client_for(admin_a).get("/t/acme/").content.decode()
+    assert 'href="/t/globex/"' in body and "Initech" not in body
+
+
+def test_membership_role_ordering():
+    membership = Membership(role=Role.ANALYST)
+    assert membership.has_role(Role.VIEWER) and membership.has_role(Role.ANALYST)
+    assert not membership.has_role(Role.ADMIN)
+
+
+def test_create_user_command_creates_team_user_and_role(django_user_model):
+    call_command(
+        "create_user", "carol", "--team", "newco", "--role", "analyst", "--password", "pw-123456"
+    )
+    user = django_user_model.objects.get(username="carol")
+    assert user.check_password("pw-123456")
+    assert Membership.objects.get(user=user, team__slug="newco").role == Role.ANALYST
+    call_command("create_user", "carol", "--team", "newco", "--role", "admin")
+    assert Membership.objects.get(user=user, team__slug="newco").role == Role.ADMIN
+    assert django_user_model.objects.get(username="carol").check_password("pw-123456")
+
+
+def test_create_user_rejects_bad_team_slug():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="lowercase"):
+        call_command("create_user", "dave", "--team", "Bad Slug", "--role", "viewer")

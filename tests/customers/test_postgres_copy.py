@@ -1,0 +1,78 @@
+"""The PostgreSQL path: COPY into the staging table and the set-based merge."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from customers.ingest import writing
+from customers.models import Customer, RevenueRecord, UploadStatus
+from customers.services import upload_create, upload_import_now
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+# Ids that CSV quoting in COPY must carry exactly: separators, quotes, backslashes,
+# a leading zero, unicode and a value that looks like NULL.
+TRICKY_IDS = ["007", "a,b", 'say "hi"', "back\\slash", "tab\there", "Zoë", "\\N", "NULL"]
+
+
+def tricky_csv() -> bytes:
+    lines = ["customer_id,date,amount"]
+    for index, cid in enumerate(TRICKY_IDS):
+        quoted = '"' + cid.replace('"', '""') + '"'
+        lines.append(f"{quoted},2024-0{1 + index % 3}-15,{index + 1}.05")
+        lines.append(f"{quoted},2024-0{1 + index % 3}-20,-0.05")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_copy_path_keeps_every_id_and_amount_exact(team_a, monkeypatch):
+    copies = []
+    real_fill = writing._fill_stage
+
+    def spy(cursor, rows):
+        copies.append(connection.vendor)
+        real_fill(cursor, rows)
+
+    monkeypatch.setattr(writing, "_fill_stage", spy)
+    upload = upload_import_now(
+        upload=upload_create(team=team_a, data=tricky_csv(), filename="t.csv")
+    )
+    assert upload.status == UploadStatus.SUCCEEDED, upload.error_message
+    assert copies == ["postgresql"]
+    stored = dict(
+        RevenueRecord.objects.filter(team=team_a).values_list("customer__external_id", "amount")
+    )
+    assert stored == {cid: Decimal(f"{i + 1}.00") for i, cid in enumerate(TRICKY_IDS)}
+    counts = set(RevenueRecord.objects.values_list("transaction_count", flat=True))
+    assert counts == {2}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staging_table_is_gone_after_the_import(team_a):
+    upload_import_now(upload=upload_create(team=team_a, data=tricky_csv(), filename="t.csv"))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [writing.STAGE])
+        assert cursor.fetchone()[0] is None
+
+
+def test_numeric_overflow_when_appending_fails_cleanly_and_changes_nothing(team_a):
+    first = b"customer_id,date,amount\nbig,2024-01-01,999999999999.00\n"
+    upload_import_now(upload=upload_create(team=team_a, data=first, filename="a.csv"))
+    before = list(RevenueRecord.objects.values_list("amount", flat=True))
+    second = b"customer_id,date,amount\nbig,2024-01-02,999999999999.00\nnew,2024-01-01,1\n"
+    upload = upload_import_now(upload=upload_create(team=team_a, data=second, filename="b.csv"))
+    assert upload.status == UploadStatus.FAILED
+    assert "database refused" in upload.error_message.lower()
+    assert list(RevenueRecord.objects.values_list("amount", flat=True)) == before
+    assert not Customer.objects.filter(external_id="new").exists()
+
+
+def test_amounts_are_numeric_14_2_in_postgres(team_a):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT numeric_precision, numeric_scale FROM information_schema.columns "
+            "WHERE table_name = 'customers_revenuerecord' AND column_name = 'amount'"
+        )
+        assert cursor.fetchone() == (14, 2)
