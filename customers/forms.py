@@ -5,7 +5,7 @@ from pathlib import PurePath
 from django import forms
 from django.conf import settings
 
-from .ingest.mapping import ColumnMapping
+from .ingest.mapping import ColumnMapping, guess_columns
 from .models import UploadMode
 
 ACCEPTED_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx"}
@@ -56,8 +56,11 @@ class MappingForm(forms.Form):
             self.fields[name].choices = choices
 
     @classmethod
-    def initial_for(cls, mapping: ColumnMapping | None, upload) -> dict:
-        initial = mapping.as_dict() if mapping else dict(upload.column_mapping)
+    def initial_for(cls, mapping: ColumnMapping | None, upload, columns: list[str]) -> dict:
+        if mapping is not None:
+            initial = mapping.as_dict()
+        else:  # keep what could be recognised; the admin picks the rest
+            initial = {**guess_columns(columns), **upload.column_mapping}
         initial.update(
             date_format=upload.date_format, mode=upload.mode, skip_invalid=upload.skip_invalid
         )

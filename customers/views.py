@@ -68,7 +68,8 @@ def upload_detail(request: HttpRequest, team: Team, upload_id: int) -> HttpRespo
         if "preview" in context:
             preview = context["preview"]
             context["form"] = MappingForm(
-                initial=MappingForm.initial_for(preview.mapping, upload), columns=preview.columns
+                initial=MappingForm.initial_for(preview.mapping, upload, preview.columns),
+                columns=preview.columns,
             )
     return render(request, "customers/upload_detail.html", context)
 

@@ -16,6 +16,9 @@ from django.db import connection
 
 from accounts.models import Membership, Role, Team
 
+# Playwright's sync API runs an event loop in the test thread; Django must allow ORM calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 REDIS_URL = os.environ.get("REVTREND_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CHROMIUM = os.environ.get("REVTREND_CHROMIUM", "/usr/bin/chromium")

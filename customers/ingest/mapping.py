@@ -101,6 +101,12 @@ def _by_alias(headers: list[str], field: str) -> str | None:
     return None
 
 
+def guess_columns(headers: list[str]) -> dict[str, str]:
+    """Each field's column found by alias, even when the mapping is not yet complete."""
+    guesses = {field: _by_alias(headers, field) for field in FIELDS}
+    return {field: column for field, column in guesses.items() if column}
+
+
 def resolve_mapping(headers: list[str], explicit: dict[str, str] | None = None) -> ColumnMapping:
     """Explicit column names win; other fields fall back to aliases. Raises IngestError."""
     explicit = {k: v for k, v in (explicit or {}).items() if v}
