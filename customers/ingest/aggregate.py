@@ -42,10 +42,14 @@ def aggregate(parsed: ParsedTransactions) -> MonthlyTotals:
     rows = pd.DataFrame(
         {"external_id": parsed.external_ids, "month": parsed.months, "cents": parsed.cents}
     )
-    grouped = rows.groupby(["external_id", "month"], sort=True)["cents"]
-    frame = grouped.agg(["sum", "size"]).reset_index()
-    frame.columns = ["external_id", "month", "cents", "transactions"]
-    over = frame.loc[frame["cents"].abs() > MAX_ABS_CENTS]
+    # int64 sums wrap around silently; a float64 sum of the same cents cannot, so it
+    # decides whether a total is out of range.
+    rows["approx"] = parsed.cents.astype(np.float64)
+    grouped = rows.groupby(["external_id", "month"], sort=True)
+    frame = grouped.agg(
+        cents=("cents", "sum"), transactions=("cents", "size"), approx=("approx", "sum")
+    ).reset_index()
+    over = frame.loc[frame["approx"].abs() > MAX_ABS_CENTS]
     if not over.empty:
         first = over.iloc[0]
         raise IngestError(
@@ -53,4 +57,6 @@ def aggregate(parsed: ParsedTransactions) -> MonthlyTotals:
             f"{month_to_date(first.month):%Y-%m} beyond ±999,999,999,999.99; "
             "nothing was imported."
         )
-    return MonthlyTotals(frame=frame, total_cents=int(parsed.cents.sum(dtype=np.int64)))
+    frame = frame.drop(columns="approx")
+    total_cents = sum(frame["cents"].tolist())  # Python ints: no wrap-around here either
+    return MonthlyTotals(frame=frame, total_cents=total_cents)

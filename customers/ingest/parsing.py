@@ -49,7 +49,9 @@ def restore_float_ids(ids: pd.Series) -> pd.Series:
     Only when every non-blank id has that shape: a real id like '1.0' among text ids stays.
     """
     present = ids[ids != ""]
-    if present.empty or not present.str.fullmatch(_FLOAT_ID).all():
+    if present.empty or not _FLOAT_ID.fullmatch(present.iloc[0]):
+        return ids  # the first id settles it for almost every file, without a full scan
+    if not present.str.fullmatch(_FLOAT_ID).all():
         return ids
     return ids.str.replace(r"\.0+$", "", regex=True)
 
@@ -68,9 +70,8 @@ def _clean_number(text: str) -> str:
     return "-" + text if negative else text
 
 
-def parse_numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Floats and a reason code per cell: '' ok, 'blank', 'nan' (not finite), 'text'."""
-    text = raw.str.strip()
+def parse_numbers(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Floats and a reason code per stripped cell: '' ok, 'blank', 'nan' (not finite), 'text'."""
     values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, copy=True)
     failed = np.flatnonzero(np.isnan(values))
     if len(failed):
@@ -86,9 +87,8 @@ def parse_numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return values, reasons
 
 
-def parse_dates(raw: pd.Series, date_format: str | None) -> np.ndarray:
-    """datetime64[D] with NaT where the cell is not a valid date."""
-    text = raw.str.strip()
+def parse_dates(text: pd.Series, date_format: str | None) -> np.ndarray:
+    """datetime64[D] with NaT where the stripped cell is not a valid date."""
     if date_format:
         parsed = pd.to_datetime(text, format=date_format, errors="coerce")
     else:
@@ -96,8 +96,10 @@ def parse_dates(raw: pd.Series, date_format: str | None) -> np.ndarray:
         # and any UTC offset are ignored: the month is the one written in the file.
         head, tail = text.str.slice(0, 10), text.str.slice(10)
         parsed = pd.to_datetime(head, format="%Y-%m-%d", errors="coerce")
-        bad_tail = (tail != "") & ~tail.str.match(r"[T ]\d")
-        parsed = parsed.mask(bad_tail)
+        has_tail = tail != ""
+        if has_tail.any():
+            bad_tail = has_tail & ~tail.str.match(r"[T ]\d")
+            parsed = parsed.mask(bad_tail)
     days = parsed.to_numpy(dtype="datetime64[D]", copy=True)
     years = days.astype("datetime64[Y]").astype(np.int64) + 1970
     out_of_range = (years < MIN_YEAR) | (years > MAX_YEAR)
@@ -114,7 +116,8 @@ def parse_transactions(
 ) -> ParsedTransactions:
     frame = table.frame
     ids = restore_float_ids(frame[mapping.customer].str.strip())
-    dates = parse_dates(frame[mapping.date], date_format)
+    date_text = frame[mapping.date].str.strip()
+    dates = parse_dates(date_text, date_format)
     checks: list[tuple[np.ndarray, object]] = []
 
     checks.append(((ids == "").to_numpy(), "customer id is blank"))
@@ -168,7 +171,7 @@ def parse_transactions(
 
 def _amount_checks(frame: pd.DataFrame, column: str, label: str):
     raw = frame[column].to_numpy()
-    values, reasons = parse_numbers(frame[column])
+    values, reasons = parse_numbers(frame[column].str.strip())
     checks = [
         (reasons == "blank", f"{label} is blank"),
         (reasons == "nan", lambda i: f"{label} {_show(raw[i])} is not a finite number"),

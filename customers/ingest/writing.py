@@ -1,8 +1,12 @@
 """Write monthly totals in one transaction, set-based.
 
-The totals go into a temporary staging table (``COPY`` on PostgreSQL, one
-``executemany`` elsewhere) and three SQL statements shared by both backends merge
-them: new customers, the (customer, month) upsert, the customers' month span.
+One loader moves a DataFrame into a table: ``COPY`` on PostgreSQL, a single
+``executemany`` elsewhere. The customers go through a small staging table and two
+SQL statements (insert the new ones, widen the known ones' month span). Revenue rows
+then get their customer ids from one query and are loaded straight into the revenue
+table when nothing can conflict (a `replace`, or months the team has no data in), or
+staged and merged with ``INSERT … ON CONFLICT DO UPDATE`` when an append adds to
+existing months.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ from django.utils import timezone
 
 from .aggregate import MonthlyTotals
 
-STAGE = "revtrend_ingest_stage"
+STAGE_CUSTOMERS = "revtrend_stage_customers"
+STAGE_REVENUE = "revtrend_stage_revenue"
+REVENUE = "customers_revenuerecord"
+REVENUE_COLUMNS = ("team_id", "customer_id", "month", "amount", "transaction_count")
 
 
 @dataclass
@@ -27,107 +34,173 @@ class WriteResult:
     records_written: int
 
 
-def format_cents(cents: np.ndarray) -> list[str]:
-    """Exact decimal text for integer cents: -1234 → '-12.34'."""
-    sign = np.where(cents < 0, "-", "")
+def write_monthly_totals(*, team_id: int, totals: MonthlyTotals, replace: bool) -> WriteResult:
+    """Merge ``totals`` into the team's revenue; the caller holds the transaction."""
+    with connection.cursor() as cursor:
+        new_customers = _write_customers(cursor, team_id, totals)
+        revenue = _revenue_rows(cursor, team_id, totals)
+        if replace:
+            _delete_months(cursor, team_id, totals.first_month, totals.last_month)
+        if replace or not _has_months(cursor, team_id, totals, new_customers):
+            _load(cursor, REVENUE, REVENUE_COLUMNS, revenue)
+        else:
+            _merge_revenue(cursor, revenue)
+        if replace:
+            _recompute_spans(cursor, team_id)
+        _drop_stages(cursor)
+    return WriteResult(new_customers=new_customers, records_written=len(revenue))
+
+
+def _load(cursor, table: str, columns: tuple[str, ...], frame: pd.DataFrame) -> None:
+    names = ", ".join(columns)
+    if connection.vendor == "postgresql":
+        buffer = io.StringIO()
+        frame.to_csv(buffer, index=False, header=False)
+        with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(buffer.getvalue())
+    else:
+        placeholders = ", ".join(["%s"] * len(columns))
+        cursor.executemany(
+            f"INSERT INTO {table} ({names}) VALUES ({placeholders})",
+            list(frame.itertuples(index=False, name=None)),
+        )
+
+
+def _create_stage(cursor, table: str, columns: str) -> None:
+    cursor.execute(f"DROP TABLE IF EXISTS {table}")
+    on_commit = " ON COMMIT DROP" if connection.vendor == "postgresql" else ""
+    cursor.execute(f"CREATE TEMPORARY TABLE {table} ({columns}){on_commit}")
+
+
+def _drop_stages(cursor) -> None:
+    for table in (STAGE_CUSTOMERS, STAGE_REVENUE):
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def month_text(months: pd.Series) -> np.ndarray:
+    return months.to_numpy().astype("datetime64[D]").astype(str)
+
+
+def cents_text(cents: np.ndarray) -> np.ndarray:
+    """Exact decimal text for integer cents, vectorised: -1234 → '-12.34'."""
     whole, frac = np.divmod(np.abs(cents), 100)
-    return [f"{s}{w}.{f:02d}" for s, w, f in zip(sign, whole.tolist(), frac.tolist(), strict=True)]
+    sign = np.where(cents < 0, "-", "")
+    text = np.char.add(np.char.add(sign, whole.astype(str)), ".")
+    return np.char.add(text, np.char.zfill(frac.astype(str), 2))
 
 
-def _staging_rows(totals: MonthlyTotals) -> pd.DataFrame:
-    frame = totals.frame
+def _write_customers(cursor, team_id: int, totals: MonthlyTotals) -> int:
+    spans = totals.frame.groupby("external_id", sort=True)["month"].agg(["min", "max"])
+    stage = pd.DataFrame(
+        {
+            "external_id": spans.index,
+            "first_month": month_text(spans["min"]),
+            "last_month": month_text(spans["max"]),
+        }
+    )
+    _create_stage(
+        cursor,
+        STAGE_CUSTOMERS,
+        "external_id varchar(100) NOT NULL, first_month date NOT NULL, last_month date NOT NULL",
+    )
+    _load(cursor, STAGE_CUSTOMERS, tuple(stage.columns), stage)
+    # "WHERE true" lets SQLite parse INSERT … SELECT … ON CONFLICT unambiguously.
+    cursor.execute(
+        "INSERT INTO customers_customer "
+        "(team_id, external_id, name, first_month, last_month, created_at) "
+        f"SELECT %s, s.external_id, '', s.first_month, s.last_month, %s FROM {STAGE_CUSTOMERS} s "
+        "WHERE true ORDER BY s.external_id ON CONFLICT (team_id, external_id) DO NOTHING",
+        [team_id, timezone.now()],
+    )
+    new_customers = max(cursor.rowcount, 0)
+    # Appending can only widen a known customer's span (a replace recomputes it later).
+    cursor.execute(
+        "UPDATE customers_customer SET "
+        "first_month = CASE WHEN customers_customer.first_month IS NULL "
+        "OR s.first_month < customers_customer.first_month "
+        "THEN s.first_month ELSE customers_customer.first_month END, "
+        "last_month = CASE WHEN customers_customer.last_month IS NULL "
+        "OR s.last_month > customers_customer.last_month "
+        "THEN s.last_month ELSE customers_customer.last_month END "
+        f"FROM {STAGE_CUSTOMERS} s WHERE customers_customer.team_id = %s "
+        "AND customers_customer.external_id = s.external_id",
+        [team_id],
+    )
+    return new_customers
+
+
+def _revenue_rows(cursor, team_id: int, totals: MonthlyTotals) -> pd.DataFrame:
+    cursor.execute(
+        f"SELECT c.external_id, c.id FROM customers_customer c JOIN {STAGE_CUSTOMERS} s "
+        "ON s.external_id = c.external_id WHERE c.team_id = %s",
+        [team_id],
+    )
+    ids = dict(cursor.fetchall())
+    frame = totals.frame.sort_values(["external_id", "month"])  # index order for the inserts
     return pd.DataFrame(
         {
-            "external_id": frame["external_id"],
-            "month": frame["month"].dt.strftime("%Y-%m-%d"),
-            "amount": format_cents(frame["cents"].to_numpy()),
-            "transactions": frame["transactions"],
+            "team_id": team_id,
+            "customer_id": frame["external_id"].map(ids).astype(np.int64),
+            "month": month_text(frame["month"]),
+            "amount": cents_text(frame["cents"].to_numpy()),
+            "transaction_count": frame["transactions"],
         }
     )
 
 
-def _create_stage(cursor) -> None:
-    cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
-    on_commit = " ON COMMIT DROP" if connection.vendor == "postgresql" else ""
+def _has_months(cursor, team_id: int, totals: MonthlyTotals, new_customers: int) -> bool:
+    """Does any customer of this file already have revenue in the file's months?
+
+    One index probe per known customer; a file of new customers needs none."""
+    if new_customers == totals.customers:
+        return False
     cursor.execute(
-        f"CREATE TEMPORARY TABLE {STAGE} (external_id varchar(100) NOT NULL, month date NOT NULL, "
-        f"amount numeric(14, 2) NOT NULL, transactions integer NOT NULL){on_commit}"
+        f"SELECT 1 FROM customers_customer c JOIN {STAGE_CUSTOMERS} s "
+        "ON s.external_id = c.external_id WHERE c.team_id = %s "
+        "AND EXISTS (SELECT 1 FROM customers_revenuerecord r WHERE r.team_id = %s "
+        "AND r.customer_id = c.id AND r.month >= %s AND r.month <= %s) LIMIT 1",
+        [team_id, team_id, totals.first_month, totals.last_month],
     )
+    return cursor.fetchone() is not None
 
 
-def _fill_stage(cursor, rows: pd.DataFrame) -> None:
-    if connection.vendor == "postgresql":
-        buffer = io.StringIO()
-        rows.to_csv(buffer, index=False, header=False)
-        with cursor.cursor.copy(
-            f"COPY {STAGE} (external_id, month, amount, transactions) FROM STDIN WITH (FORMAT csv)"
-        ) as copy:
-            copy.write(buffer.getvalue())
-    else:
-        cursor.executemany(
-            f"INSERT INTO {STAGE} (external_id, month, amount, transactions) "
-            "VALUES (%s, %s, %s, %s)",
-            list(rows.itertuples(index=False, name=None)),
-        )
-
-
-def write_monthly_totals(*, team_id: int, totals: MonthlyTotals, replace: bool) -> WriteResult:
-    """Merge ``totals`` into the team's revenue; the caller holds the transaction."""
-    with connection.cursor() as cursor:
-        _create_stage(cursor)
-        _fill_stage(cursor, _staging_rows(totals))
-        new_customers = _insert_customers(cursor, team_id)
-        if replace:
-            _delete_months(cursor, team_id, totals.first_month, totals.last_month)
-        written = _upsert_revenue(cursor, team_id)
-        _update_spans(cursor, team_id, all_customers=replace)
-        if connection.vendor != "postgresql":
-            cursor.execute(f"DROP TABLE {STAGE}")
-    return WriteResult(new_customers=new_customers, records_written=written)
-
-
-def _insert_customers(cursor, team_id: int) -> int:
-    # "WHERE true" lets SQLite parse INSERT … SELECT … ON CONFLICT unambiguously.
+def _merge_revenue(cursor, revenue: pd.DataFrame) -> None:
+    _create_stage(
+        cursor,
+        STAGE_REVENUE,
+        "team_id bigint NOT NULL, customer_id bigint NOT NULL, month date NOT NULL, "
+        "amount numeric(14, 2) NOT NULL, transaction_count integer NOT NULL",
+    )
+    _load(cursor, STAGE_REVENUE, REVENUE_COLUMNS, revenue)
+    names = ", ".join(REVENUE_COLUMNS)
     cursor.execute(
-        "INSERT INTO customers_customer (team_id, external_id, name, created_at) "
-        f"SELECT DISTINCT %s, s.external_id, '', %s FROM {STAGE} s WHERE true "
-        "ON CONFLICT (team_id, external_id) DO NOTHING",
-        [team_id, timezone.now()],
+        f"INSERT INTO {REVENUE} ({names}) SELECT {names} FROM {STAGE_REVENUE} WHERE true "
+        "ON CONFLICT (team_id, customer_id, month) DO UPDATE SET "
+        f"amount = {REVENUE}.amount + excluded.amount, "
+        f"transaction_count = {REVENUE}.transaction_count + excluded.transaction_count"
     )
-    return max(cursor.rowcount, 0)
 
 
 def _delete_months(cursor, team_id: int, first: date, last: date) -> None:
     cursor.execute(
-        "DELETE FROM customers_revenuerecord WHERE team_id = %s AND month >= %s AND month <= %s",
+        f"DELETE FROM {REVENUE} WHERE team_id = %s AND month >= %s AND month <= %s",
         [team_id, first, last],
     )
 
 
-def _upsert_revenue(cursor, team_id: int) -> int:
+def _recompute_spans(cursor, team_id: int) -> None:
+    """After a replace: every customer's span from its remaining revenue (or none)."""
     cursor.execute(
-        "INSERT INTO customers_revenuerecord "
-        "(team_id, customer_id, month, amount, transaction_count) "
-        f"SELECT %s, c.id, s.month, s.amount, s.transactions FROM {STAGE} s "
-        "JOIN customers_customer c ON c.team_id = %s AND c.external_id = s.external_id "
-        "WHERE true "
-        "ON CONFLICT (customer_id, month) DO UPDATE SET "
-        "amount = customers_revenuerecord.amount + excluded.amount, "
-        "transaction_count = customers_revenuerecord.transaction_count "
-        "+ excluded.transaction_count",
-        [team_id, team_id],
-    )
-    return max(cursor.rowcount, 0)
-
-
-def _update_spans(cursor, team_id: int, *, all_customers: bool) -> None:
-    scope = "" if all_customers else f" AND external_id IN (SELECT external_id FROM {STAGE})"
-    cursor.execute(
-        "UPDATE customers_customer SET "
-        "first_month = (SELECT MIN(r.month) FROM customers_revenuerecord r "
-        "WHERE r.customer_id = customers_customer.id), "
-        "last_month = (SELECT MAX(r.month) FROM customers_revenuerecord r "
-        "WHERE r.customer_id = customers_customer.id) "
-        f"WHERE team_id = %s{scope}",
+        "UPDATE customers_customer SET first_month = spans.first, last_month = spans.last "
+        "FROM (SELECT customer_id, MIN(month) AS first, MAX(month) AS last "
+        f"FROM {REVENUE} WHERE team_id = %s GROUP BY customer_id) AS spans "
+        "WHERE customers_customer.id = spans.customer_id",
         [team_id],
+    )
+    cursor.execute(
+        "UPDATE customers_customer SET first_month = NULL, last_month = NULL "
+        "WHERE team_id = %s AND first_month IS NOT NULL AND NOT EXISTS "
+        f"(SELECT 1 FROM {REVENUE} r WHERE r.team_id = %s "
+        "AND r.customer_id = customers_customer.id)",
+        [team_id, team_id],
     )

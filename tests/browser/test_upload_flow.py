@@ -5,7 +5,7 @@ import pytest
 from customers.models import RevenueRecord, Upload, UploadStatus
 from tests.browser.conftest import log_in, screenshot
 
-pytestmark = [pytest.mark.browser, pytest.mark.redis]
+pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.postgres]
 
 ROWS = 150_000
 

@@ -10,7 +10,9 @@ from customers.models import Customer, RevenueRecord, Upload, UploadStatus
 from customers.services import upload_confirm, upload_create
 from customers.tasks import upload_ingest_task
 
-pytestmark = [pytest.mark.redis]
+# The worker thread needs a database server it can share with the test: SQLite's
+# in-memory test database is not one.
+pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 CSV = b"customer_id,date,amount\n" + b"".join(
     f"c{i % 50},2024-{1 + i % 12:02d}-10,{i}.25\n".encode() for i in range(2000)

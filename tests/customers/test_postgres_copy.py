@@ -28,19 +28,22 @@ def tricky_csv() -> bytes:
 
 
 def test_copy_path_keeps_every_id_and_amount_exact(team_a, monkeypatch):
-    copies = []
-    real_fill = writing._fill_stage
+    loads = []
+    real_load = writing._load
 
-    def spy(cursor, rows):
-        copies.append(connection.vendor)
-        real_fill(cursor, rows)
+    def spy(cursor, table, columns, frame):
+        loads.append((connection.vendor, table, len(frame)))
+        real_load(cursor, table, columns, frame)
 
-    monkeypatch.setattr(writing, "_fill_stage", spy)
+    monkeypatch.setattr(writing, "_load", spy)
     upload = upload_import_now(
         upload=upload_create(team=team_a, data=tricky_csv(), filename="t.csv")
     )
     assert upload.status == UploadStatus.SUCCEEDED, upload.error_message
-    assert copies == ["postgresql"]
+    assert loads == [
+        ("postgresql", writing.STAGE_CUSTOMERS, len(TRICKY_IDS)),
+        ("postgresql", writing.REVENUE, len(TRICKY_IDS)),
+    ]
     stored = dict(
         RevenueRecord.objects.filter(team=team_a).values_list("customer__external_id", "amount")
     )
@@ -53,8 +56,27 @@ def test_copy_path_keeps_every_id_and_amount_exact(team_a, monkeypatch):
 def test_staging_table_is_gone_after_the_import(team_a):
     upload_import_now(upload=upload_create(team=team_a, data=tricky_csv(), filename="t.csv"))
     with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s)", [writing.STAGE])
-        assert cursor.fetchone()[0] is None
+        for stage in (writing.STAGE_CUSTOMERS, writing.STAGE_REVENUE):
+            cursor.execute("SELECT to_regclass(%s)", [stage])
+            assert cursor.fetchone()[0] is None
+
+
+def test_append_into_existing_months_merges_through_the_staged_upsert(team_a, monkeypatch):
+    loads = []
+    real_load = writing._load
+    monkeypatch.setattr(
+        writing,
+        "_load",
+        lambda c, table, cols, f: loads.append(table) or real_load(c, table, cols, f),
+    )
+    first = b"customer_id,date,amount\n007,2024-01-01,10.10\n"
+    second = b"customer_id,date,amount\n007,2024-01-31,0.90\n008,2024-01-05,5\n"
+    for index, data in enumerate((first, second)):
+        upload_import_now(upload=upload_create(team=team_a, data=data, filename=f"{index}.csv"))
+    assert loads[-1] == writing.STAGE_REVENUE
+    stored = dict(RevenueRecord.objects.values_list("customer__external_id", "amount"))
+    assert stored == {"007": Decimal("11.00"), "008": Decimal("5.00")}
+    assert RevenueRecord.objects.get(customer__external_id="007").transaction_count == 2
 
 
 def test_numeric_overflow_when_appending_fails_cleanly_and_changes_nothing(team_a):

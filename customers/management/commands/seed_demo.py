@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import Role
+from accounts.services import team_get_or_create, user_grant_role
+from customers.demo import generate_portfolio, write_portfolio
+from customers.models import Upload, UploadStatus
+from customers.services import upload_create, upload_import_now
+
+DEMO_FILE = "demo-transactions.csv"
+DEMO_USERS = (
+    ("demo-admin", Role.ADMIN),
+    ("demo-analyst", Role.ANALYST),
+    ("demo-viewer", Role.VIEWER),
+)
+
+
+class Command(BaseCommand):
+    help = "Create team 'demo', its three users and a generated demo portfolio (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--password", default="revtrend-demo")
+        parser.add_argument("--customers", type=int, default=2000)
+        parser.add_argument("--months", type=int, default=36)
+        parser.add_argument("--seed", type=int, default=7)
+
+    def handle(self, *args, **options):
+        team, _ = team_get_or_create(slug="demo", name="Demo Retail")
+        admin = None
+        for username, role in DEMO_USERS:
+            user, _ = user_grant_role(
+                username=username, team=team, role=role, password=options["password"]
+            )
+            admin = admin or user
+        imported = Upload.objects.filter(
+            team=team, original_name=DEMO_FILE, status=UploadStatus.SUCCEEDED
+        ).exists()
+        if imported:
+            self.stdout.write("Demo data already imported.")
+        else:
+            self._import(team, admin, options)
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Log in at http://127.0.0.1:8000/accounts/login/ as demo-admin, demo-analyst "
+                f"or demo-viewer with password: {options['password']}"
+            )
+        )
+
+    def _import(self, team, admin, options) -> None:
+        self.stdout.write(
+            f"Generating {options['customers']} customers × {options['months']} months …"
+        )
+        # The demo's last month is last month, so the pages look current.
+        today = date.today()
+        last_month = (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+        portfolio = generate_portfolio(
+            customers=options["customers"],
+            months=options["months"],
+            seed=options["seed"],
+            end_month=last_month,
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            transactions, _ = write_portfolio(portfolio, Path(tmp))
+            data = transactions.read_bytes()
+        upload = upload_create(team=team, data=data, filename=DEMO_FILE, user=admin)
+        upload = upload_import_now(upload=upload)
+        if upload.status != UploadStatus.SUCCEEDED:
+            raise CommandError(f"Demo import failed: {upload.error_message}")
+        self.stdout.write(
+            f"Imported {upload.rows_imported} transactions of {upload.customers_count} customers "
+            f"({upload.first_month:%Y-%m} to {upload.last_month:%Y-%m})."
+        )
