@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.files.base import ContentFile
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, DataError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -24,7 +24,7 @@ from .ingest.aggregate import aggregate
 from .ingest.mapping import ColumnMapping, resolve_mapping
 from .ingest.parsing import ParsedTransactions, parse_transactions
 from .ingest.reading import Table, read_table
-from .ingest.writing import write_monthly_totals
+from .ingest.writing import OVERFLOW_MESSAGE, write_monthly_totals
 from .models import Upload, UploadMode, UploadStatus
 
 logger = logging.getLogger(__name__)
@@ -175,6 +175,7 @@ def upload_ingest(*, upload: Upload, on_progress: Callable[[Upload], None] | Non
     """Import a confirmed upload. All or nothing: a failure writes no revenue."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
+    rows_read = 0
 
     def step(progress: int, stage: str) -> None:
         timings[stage] = round(time.perf_counter() - started, 3)
@@ -185,6 +186,7 @@ def upload_ingest(*, upload: Upload, on_progress: Callable[[Upload], None] | Non
     try:
         step(5, "reading")
         table = read_table(_read_bytes(upload))
+        rows_read = len(table.frame)
         mapping = resolve_mapping(table.columns, upload.column_mapping)
         step(25, "validating")
         parsed = parse_transactions(table, mapping, date_format=upload.date_format or None)
@@ -197,7 +199,17 @@ def upload_ingest(*, upload: Upload, on_progress: Callable[[Upload], None] | Non
         timings["done"] = round(time.perf_counter() - started, 3)
         Upload.objects.filter(pk=upload.pk).update(timings=timings)
     except IngestError as exc:
-        _fail(upload, exc.message, errors=exc.errors, rejected=exc.rejected, timings=timings)
+        _fail(
+            upload,
+            exc.message,
+            errors=exc.errors,
+            rejected=exc.rejected,
+            rows_read=rows_read,
+            timings=timings,
+        )
+    except DataError as exc:  # PostgreSQL's word on an overflowing monthly total
+        detail = OVERFLOW_MESSAGE if "overflow" in str(exc) else str(exc).strip()
+        _fail(upload, f"The database refused the import: {detail}", timings=timings)
     except DatabaseError as exc:
         logger.exception("Upload %s failed while writing", upload.pk)
         _fail(upload, f"The database refused the import: {exc}".strip(), timings=timings)
@@ -259,8 +271,17 @@ def _write(upload: Upload, parsed: ParsedTransactions, totals) -> None:
         ) from None
 
 
-def _fail(upload: Upload, message: str, *, errors=None, rejected: int = 0, timings=None) -> None:
+def _fail(
+    upload: Upload,
+    message: str,
+    *,
+    errors=None,
+    rejected: int = 0,
+    rows_read: int = 0,
+    timings=None,
+) -> None:
     Upload.objects.filter(pk=upload.pk).update(
+        rows_read=rows_read,
         status=UploadStatus.FAILED,
         stage="failed",
         error_message=message,

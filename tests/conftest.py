@@ -128,10 +128,18 @@ def celery_worker(transactional_db, settings):
 
     saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
     app.conf.update(broker_url=REDIS_URL, result_backend=REDIS_URL, task_always_eager=False)
-    app._pool = None  # connections made for another broker must not be reused
+    _forget_connections(app)
     try:
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as w:
             yield w
     finally:
         app.conf.update(saved)
-        app._pool = None
+        _forget_connections(app)
+
+
+def _forget_connections(app) -> None:
+    """Drop the broker pools and result backend Celery cached for the old settings, as it
+    does itself after a fork; otherwise messages may go to the broker of another test."""
+    app._after_fork()
+    app._backend_cache = None
+    app._local.__dict__.pop("backend", None)

@@ -87,10 +87,23 @@ def parse_numbers(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return values, reasons
 
 
-def parse_dates(text: pd.Series, date_format: str | None) -> np.ndarray:
-    """datetime64[D] with NaT where the stripped cell is not a valid date."""
+_CELL_DATETIME = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"
+
+
+def parse_dates(
+    text: pd.Series, date_format: str | None, *, date_cells: bool = False
+) -> np.ndarray:
+    """datetime64[D] with NaT where the stripped cell is not a valid date.
+
+    ``date_cells``: the text came from a spreadsheet, whose real date cells read as
+    'YYYY-MM-DD HH:MM:SS' whatever format the typed-in dates use.
+    """
     if date_format:
         parsed = pd.to_datetime(text, format=date_format, errors="coerce")
+        if date_cells:
+            cells = parsed.isna() & text.str.fullmatch(_CELL_DATETIME)
+            if cells.any():
+                parsed[cells] = pd.to_datetime(text[cells], format="%Y-%m-%d %H:%M:%S")
     else:
         # ISO 8601: YYYY-MM-DD, optionally followed by a time ('T' or space). The time
         # and any UTC offset are ignored: the month is the one written in the file.
@@ -107,6 +120,13 @@ def parse_dates(text: pd.Series, date_format: str | None) -> np.ndarray:
     return days
 
 
+def round_to_cents(amounts: np.ndarray) -> np.ndarray:
+    """Half a cent rounds away from zero, as money does (np.rint would round half to
+    even). The nudge absorbs binary error: 1.005 is stored as 1.00499999999999989…"""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.sign(amounts) * np.floor(np.abs(amounts) * 100.0 + 0.5 + 1e-6)
+
+
 def _show(value: str) -> str:
     return repr(value if len(value) <= 40 else value[:37] + "...")
 
@@ -117,7 +137,7 @@ def parse_transactions(
     frame = table.frame
     ids = restore_float_ids(frame[mapping.customer].str.strip())
     date_text = frame[mapping.date].str.strip()
-    dates = parse_dates(date_text, date_format)
+    dates = parse_dates(date_text, date_format, date_cells=table.kind == "xlsx")
     checks: list[tuple[np.ndarray, object]] = []
 
     checks.append(((ids == "").to_numpy(), "customer id is blank"))
@@ -148,8 +168,7 @@ def parse_transactions(
         checks += q_checks + p_checks
         with np.errstate(invalid="ignore", over="ignore"):
             amounts = quantity * price
-    with np.errstate(invalid="ignore", over="ignore"):
-        cents_float = np.rint(amounts * 100.0)
+    cents_float = round_to_cents(amounts)
     too_large = np.isfinite(cents_float) & (np.abs(cents_float) > MAX_ABS_CENTS)
     checks.append((too_large, "amount is beyond ±999,999,999,999.99"))
 

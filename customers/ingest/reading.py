@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -47,6 +49,11 @@ def read_table(data: bytes, *, max_rows: int | None = None) -> Table:
 
 
 def _decode(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise IngestError(
+            "The file is UTF-16 text (Excel's 'Unicode Text'). Save it as 'CSV UTF-8' and "
+            "upload again."
+        )
     if b"\x00" in data[:8192]:
         raise IngestError("This is not a text file: expected CSV (UTF-8) or XLSX.")
     try:
@@ -99,7 +106,14 @@ def _read_csv(data: bytes, *, max_rows: int | None) -> Table:
 def _drop_blank_rows(table: Table) -> Table:
     if table.frame.empty:
         return table
-    blank = (table.frame == "").all(axis=1).to_numpy()
+    # Only rows whose first cell is empty or spaces can be blank; strip just those.
+    first = table.frame.iloc[:, 0]
+    candidates = np.flatnonzero(((first == "") | first.str.isspace()).to_numpy())
+    if not len(candidates):
+        return table
+    stripped = table.frame.iloc[candidates].apply(lambda column: column.str.strip())
+    blank = np.zeros(len(table.frame), dtype=bool)
+    blank[candidates] = (stripped == "").all(axis=1).to_numpy()
     if not blank.any():
         return table
     keep = ~blank
@@ -124,30 +138,33 @@ def xlsx_cell_text(value: object) -> str:
     return str(value).strip()
 
 
+# What a damaged workbook raises from openpyxl, zipfile, zlib or the XML parser.
+_XLSX_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    ElementTree.ParseError,
+    KeyError,
+    IndexError,
+    ValueError,
+    TypeError,
+    OSError,
+    EOFError,
+)
+
+
 def _read_xlsx(data: bytes, *, max_rows: int | None) -> Table:
     from openpyxl import load_workbook
 
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except _XLSX_ERRORS as exc:
         raise IngestError(f"The file looks like XLSX but cannot be opened: {exc}") from None
     try:
-        sheet = workbook.worksheets[0]
-        header: list[str] | None = None
-        rows: list[list[str]] = []
-        numbers: list[int] = []
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            cells = [xlsx_cell_text(v) for v in values]
-            if header is None:
-                if any(cells):
-                    header = cells
-                continue
-            if not any(cells):
-                continue
-            rows.append(cells)
-            numbers.append(number)
-            if max_rows is not None and len(rows) >= max_rows:
-                break
+        if not workbook.worksheets:
+            raise IngestError("The XLSX file cannot be opened: it has no worksheet.")
+        header, rows, numbers = _xlsx_rows(workbook.worksheets[0], max_rows)
+    except _XLSX_ERRORS as exc:
+        raise IngestError(f"The XLSX file is damaged and cannot be opened: {exc}") from None
     finally:
         workbook.close()
     if header is None:
@@ -158,3 +175,22 @@ def _read_xlsx(data: bytes, *, max_rows: int | None) -> Table:
     rows = [(r + [""] * width)[:width] for r in rows]
     frame = pd.DataFrame(rows, columns=[h or f"column {i + 1}" for i, h in enumerate(header)])
     return Table(frame, np.asarray(numbers, dtype=np.int64), "xlsx")
+
+
+def _xlsx_rows(sheet, max_rows: int | None):
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    numbers: list[int] = []
+    for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        cells = [xlsx_cell_text(v) for v in values]
+        if header is None:
+            if any(cells):
+                header = cells
+            continue
+        if not any(cells):
+            continue
+        rows.append(cells)
+        numbers.append(number)
+        if max_rows is not None and len(rows) >= max_rows:
+            break
+    return header, rows, numbers

@@ -20,12 +20,20 @@ import pandas as pd
 from django.db import connection
 from django.utils import timezone
 
+from . import IngestError
 from .aggregate import MonthlyTotals
+from .parsing import MAX_ABS_CENTS
 
 STAGE_CUSTOMERS = "revtrend_stage_customers"
 STAGE_REVENUE = "revtrend_stage_revenue"
 REVENUE = "customers_revenuerecord"
 REVENUE_COLUMNS = ("team_id", "customer_id", "month", "amount", "transaction_count")
+
+
+OVERFLOW_MESSAGE = (
+    "Adding this file would take a customer's monthly total beyond ±999,999,999,999.99; "
+    "nothing was imported."
+)
 
 
 @dataclass
@@ -179,6 +187,16 @@ def _merge_revenue(cursor, revenue: pd.DataFrame) -> None:
         f"amount = {REVENUE}.amount + excluded.amount, "
         f"transaction_count = {REVENUE}.transaction_count + excluded.transaction_count"
     )
+    # PostgreSQL refuses an overflowing NUMERIC(14,2) by itself; SQLite would store it.
+    limit = MAX_ABS_CENTS / 100
+    cursor.execute(
+        f"SELECT 1 FROM {REVENUE} r JOIN {STAGE_REVENUE} s ON r.team_id = s.team_id "
+        "AND r.customer_id = s.customer_id AND r.month = s.month "
+        "WHERE r.amount > %s OR r.amount < %s LIMIT 1",
+        [limit, -limit],
+    )
+    if cursor.fetchone() is not None:
+        raise IngestError(OVERFLOW_MESSAGE)
 
 
 def _delete_months(cursor, team_id: int, first: date, last: date) -> None:

@@ -31,14 +31,14 @@ class Command(BaseCommand):
         parser.add_argument("--skip-invalid", action="store_true")
 
     def handle(self, *args, **options):
-        team = self._team(options)
         path: Path = options["path"]
+        if bool(options["quantity_column"]) != bool(options["price_column"]):
+            raise CommandError("--quantity-column and --price-column go together.")
         try:
             data = path.read_bytes()
         except OSError as exc:
             raise CommandError(f"Cannot read {path}: {exc.strerror}") from None
-        if bool(options["quantity_column"]) != bool(options["price_column"]):
-            raise CommandError("--quantity-column and --price-column go together.")
+        team = self._team(options)  # after the checks: a failed call creates no team
         mapping = {
             "customer": options["customer_column"],
             "date": options["date_column"],
