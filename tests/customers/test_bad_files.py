@@ -8,23 +8,14 @@ import zipfile
 from dataclasses import dataclass, field
 
 import pytest
-from openpyxl import Workbook
 
 from customers.ingest import IngestError
-from customers.models import Customer, RevenueRecord, Upload, UploadStatus
+from customers.models import UploadStatus
 from customers.services import upload_create, upload_import_now, upload_preview
+from tests.customers.helpers import revenue_snapshot as snapshot
+from tests.customers.helpers import xlsx_bytes
 
 pytestmark = pytest.mark.django_db
-
-
-def xlsx_bytes(rows: list[list]) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    for row in rows:
-        sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 GOOD_XLSX = xlsx_bytes([["customer", "date", "amount"], ["A", "2024-01-01", 1]])
@@ -310,20 +301,6 @@ CORPUS = [
         id="monthly-total-overflow",
     ),
 ]
-
-
-def snapshot() -> dict:
-    return {
-        "customers": sorted(
-            Customer.objects.values_list("team_id", "external_id", "first_month", "last_month")
-        ),
-        "records": sorted(
-            RevenueRecord.objects.values_list(
-                "team_id", "customer_id", "month", "amount", "transaction_count"
-            )
-        ),
-        "succeeded": Upload.objects.filter(status=UploadStatus.SUCCEEDED).count(),
-    }
 
 
 @pytest.fixture

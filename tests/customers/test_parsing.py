@@ -6,12 +6,10 @@ Pure functions only (no database): ``read_table`` → ``resolve_mapping`` →
 
 from __future__ import annotations
 
-import io
 from datetime import date, datetime
 
 import numpy as np
 import pytest
-from openpyxl import Workbook
 
 from customers.ingest import IngestError
 from customers.ingest.aggregate import aggregate
@@ -23,6 +21,7 @@ from customers.ingest.parsing import (
     parse_transactions,
 )
 from customers.ingest.reading import read_table, sniff_delimiter
+from tests.customers.helpers import xlsx_bytes
 
 
 def parse(data: bytes | str, explicit: dict | None = None, date_format: str | None = None):
@@ -39,16 +38,6 @@ def months(parsed: ParsedTransactions) -> list[str]:
 
 def reasons(parsed: ParsedTransactions) -> dict[int, str]:
     return {e["row"]: e["reason"] for e in parsed.errors}
-
-
-def xlsx_bytes(rows: list[list]) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    for row in rows:
-        sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 # --- column mapping -------------------------------------------------------------------------
