@@ -1,0 +1,332 @@
+"""Every per-customer figure of METHOD.md for a whole portfolio.
+
+Customers are grouped by the length of their span (first month with revenue to the
+window's end); each group is a dense array and every step below works on all of its
+rows at once. Same input and parameters ⇒ identical output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .explain import explanations
+from .params import ANOMALY_COLUMNS, FIGURES, Params
+from .piecewise import fit_piecewise
+from .stl import MIN_STL_MONTHS, batch_stl
+from .trend import lag1_autocorrelation, mann_kendall, theil_sen
+
+TEST_WINDOW = 24  # months the trend test and the Theil–Sen slope look at
+HORIZON = 12  # months of revenue at risk
+ROW_BLOCK = 8192  # rows per block of the pairwise steps (bounds memory)
+
+
+@dataclass
+class CoreResult:
+    figures: pd.DataFrame
+    anomalies: pd.DataFrame
+    components: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def span_lengths(matrix: np.ndarray) -> np.ndarray:
+    """Months from each customer's first month (first non-NaN) to the window's end."""
+    present = ~np.isnan(matrix)
+    first = np.where(present.any(axis=1), present.argmax(axis=1), matrix.shape[1])
+    return matrix.shape[1] - first
+
+
+def analyze_portfolio(matrix: np.ndarray, months: pd.DatetimeIndex, params: Params) -> CoreResult:
+    matrix = np.asarray(matrix, dtype=np.float64)
+    rows, width = matrix.shape
+    if len(months) != width:
+        raise ValueError(f"{width} matrix columns but {len(months)} months")
+    spans = span_lengths(matrix)
+    out = _empty_figures(rows)
+    components = {k: np.full((rows, width), np.nan) for k in ("trend", "seasonal", "expected")}
+    anomaly_parts = []
+    for length in np.unique(spans[spans > 0]):
+        members = np.flatnonzero(spans == length)
+        series = np.nan_to_num(matrix[members, width - length :], nan=0.0)
+        group = analyze_group(series, params)
+        for name, values in group.figures.items():
+            out[name][members] = values
+        for name in components:
+            components[name][members, width - length :] = group.components[name]
+        anomaly_parts.append(_anomaly_rows(members, width - length, group, series))
+    figures = _figures_frame(out, months, spans, params)
+    anomalies = _anomalies_frame(anomaly_parts, months)
+    figures["anomaly_count"] = (
+        np.bincount(anomalies["row"].to_numpy(dtype=np.int64), minlength=rows)
+        if len(anomalies)
+        else np.zeros(rows, dtype=np.int64)
+    )
+    figures["explanation"] = explanations(figures, params)
+    return CoreResult(figures[list(FIGURES)], anomalies, components)
+
+
+@dataclass
+class GroupResult:
+    figures: dict[str, np.ndarray]
+    components: dict[str, np.ndarray]
+    anomaly_mask: np.ndarray
+    zscores: np.ndarray
+
+
+def analyze_group(series: np.ndarray, params: Params) -> GroupResult:
+    """All figures for customers whose spans have the same length (rows × months)."""
+    n, length = series.shape
+    basics = _basics(series, params)
+    trend, seasonal, anomalies, z = _decompose(series, params, ~basics["insufficient"])
+    expected = trend + seasonal
+    cleaned = np.where(anomalies, expected, series)
+    residual = cleaned - expected
+    deseasonalised = cleaned - seasonal
+    tests = _trend_tests(deseasonalised[:, -min(length, TEST_WINDOW) :])
+    fit = fit_piecewise(deseasonalised)
+    change = _relative_change(fit.fitted)
+    churn = _churn(series, params)
+    churn["churned"] &= ~basics["insufficient"]
+    level = _levels(change, tests, churn["churned"], basics["insufficient"], params)
+    onset = _onset(fit, level, churn, length)
+    risk = _revenue_at_risk(fit, level, churn, cleaned, onset)
+    figures = {
+        **basics,
+        **tests,
+        "relative_change_12m": change,
+        "resid_std": residual.std(axis=1, ddof=1) if length > 1 else np.zeros(n),
+        "seasonal_strength": _seasonal_strength(seasonal, residual, length),
+        "churned": churn["churned"],
+        "decline_level": level,
+        "onset_index": onset,
+        "revenue_at_risk": risk,
+        "months_since_last_revenue": churn["gap"],
+        "activity_before_gap": churn["activity"],
+    }
+    return GroupResult(
+        figures,
+        {"trend": trend, "seasonal": seasonal, "expected": expected},
+        anomalies,
+        z,
+    )
+
+
+def _basics(series: np.ndarray, params: Params) -> dict[str, np.ndarray]:
+    n, length = series.shape
+    active = (series > 0).sum(axis=1)
+    mean = series.mean(axis=1)
+    std = series.std(axis=1, ddof=1) if length > 1 else np.zeros(n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cv = np.where(mean > 0, std / mean, np.nan)
+    insufficient = (length < params.min_span_months) | (active < params.min_active_months)
+    return {
+        "revenue_mean": mean,
+        "revenue_std": std,
+        "cv": cv,
+        "active_months": active,
+        "n_months": np.full(n, length),
+        "insufficient": insufficient,
+    }
+
+
+def _components(series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """STL when the span allows it, else a Theil–Sen line and no seasonal term."""
+    length = series.shape[1]
+    if length >= MIN_STL_MONTHS:
+        return batch_stl(series)
+    slope, _, _, intercept = _blocked(theil_sen, series)
+    line = intercept[:, None] + slope[:, None] * np.arange(length)[None, :]
+    return line, np.zeros_like(series)
+
+
+def _decompose(series: np.ndarray, params: Params, analysed: np.ndarray):
+    """Decompose, flag spikes, replace them by their expected value, decompose again.
+
+    The second pass keeps a one-off spike from bending the trend and the seasonal
+    pattern; the anomalies are judged on the residuals of that second pass.
+    """
+    trend, seasonal = _components(series)
+    flagged = _spikes(series - trend - seasonal, params) & analysed[:, None]
+    trend, seasonal = _components(np.where(flagged, trend + seasonal, series))
+    z = robust_z(series - trend - seasonal)
+    flagged = (np.abs(z) >= params.anomaly_z) & analysed[:, None]
+    return trend, seasonal, flagged, z
+
+
+def _spikes(residual: np.ndarray, params: Params) -> np.ndarray:
+    return np.abs(robust_z(residual)) >= params.anomaly_z
+
+
+def robust_z(residual: np.ndarray) -> np.ndarray:
+    """(r − median) / (1.4826 · MAD) per row; the mean absolute deviation stands in when
+    more than half the residuals are equal (MAD 0); a row with no spread gets z = 0."""
+    median = np.median(residual, axis=1, keepdims=True)
+    deviation = np.abs(residual - median)
+    scale = 1.4826 * np.median(deviation, axis=1, keepdims=True)
+    fallback = 1.2533 * deviation.mean(axis=1, keepdims=True)
+    scale = np.where(scale > 0, scale, fallback)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(scale > 0, (residual - median) / scale, 0.0)
+    return z
+
+
+def _blocked(function, series: np.ndarray):
+    """Run a pairwise-difference function on blocks of rows, to bound memory."""
+    parts = [
+        function(series[start : start + ROW_BLOCK]) for start in range(0, len(series), ROW_BLOCK)
+    ]
+    return tuple(np.concatenate(values) for values in zip(*parts, strict=True))
+
+
+def _trend_tests(window: np.ndarray) -> dict[str, np.ndarray]:
+    slope, low, high, intercept = _blocked(theil_sen, window)
+    line = (
+        intercept[:, None]
+        + slope[:, None] * (np.arange(window.shape[1]) - (window.shape[1] - 1) / 2)[None, :]
+    )
+    rho1 = lag1_autocorrelation(window - line)
+    _, _, p_value = _mann_kendall_blocked(window, rho1)
+    return {"slope": slope, "slope_low": low, "slope_high": high, "p_value": p_value}
+
+
+def _mann_kendall_blocked(window: np.ndarray, rho1: np.ndarray):
+    parts = [
+        mann_kendall(window[start : start + ROW_BLOCK], rho1=rho1[start : start + ROW_BLOCK])
+        for start in range(0, len(window), ROW_BLOCK)
+    ]
+    return tuple(np.concatenate(values) for values in zip(*parts, strict=True))
+
+
+def _relative_change(fitted: np.ndarray) -> np.ndarray:
+    """Change of the fitted underlying level from 12 months before the end to the end."""
+    length = fitted.shape[1]
+    now = fitted[:, -1]
+    if length > HORIZON:
+        then = fitted[:, -1 - HORIZON]
+    else:  # extend the fit's first segment back to 12 months before the end
+        slope = fitted[:, 1] - fitted[:, 0] if length > 1 else np.zeros(len(fitted))
+        then = fitted[:, 0] - slope * (HORIZON - (length - 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        change = np.where(then > 0, (now - then) / then, np.nan)
+    return np.maximum(change, -1.0)
+
+
+def _churn(series: np.ndarray, params: Params) -> dict[str, np.ndarray]:
+    """A run of empty months at the end that the customer's own buying rate makes
+    implausible: P(k empty months) = (1 − p)^k < churn_probability, p = share of active
+    months before the run."""
+    length = series.shape[1]
+    empty = series <= 0
+    gap = np.where(empty.all(axis=1), length, np.argmax(~empty[:, ::-1], axis=1))
+    before = np.maximum(length - gap, 1)
+    active_before = ((series > 0) & (np.arange(length)[None, :] < (length - gap)[:, None])).sum(
+        axis=1
+    )
+    activity = active_before / before
+    chance = (1 - activity) ** gap
+    churned = (
+        (gap >= params.min_churn_months) & (chance < params.churn_probability) & (active_before > 0)
+    )
+    return {"churned": churned, "gap": gap, "activity": activity}
+
+
+def _levels(change, tests, churned, insufficient, params: Params) -> np.ndarray:
+    mild, moderate, sharp = params.level_edges
+    significant = (tests["p_value"] < params.alpha) & (tests["slope"] < 0)
+    level = np.select([change <= sharp, change <= moderate, change <= mild], [3, 2, 1], default=0)
+    level = np.where(significant & np.isfinite(change), level, 0)
+    level = np.where(churned, 3, level)
+    return np.where(insufficient, -1, level)
+
+
+def _onset(fit, level: np.ndarray, churn: dict, length: int) -> np.ndarray:
+    """Index of the month the decline started; −1 when not declining."""
+    onset = np.where(fit.break_index >= 0, fit.break_index, max(length - 1 - HORIZON, 0))
+    onset = np.where(level >= 1, onset, -1)
+    return np.where(churn["churned"], length - churn["gap"], onset)
+
+
+def _revenue_at_risk(fit, level, churn, cleaned, onset) -> np.ndarray:
+    """Σ over the next 12 months of max(0, baseline − max(0, forecast))."""
+    n, length = cleaned.shape
+    rows = np.arange(n)
+    baseline = fit.fitted[rows, np.clip(onset, 0, length - 1)]
+    horizon = np.arange(1, HORIZON + 1)[None, :]
+    forecast = fit.fitted[:, -1:] + fit.final_slope[:, None] * horizon
+    risk = np.maximum(0.0, baseline[:, None] - np.maximum(0.0, forecast)).sum(axis=1)
+    # A churned customer's forecast is nothing: it puts its pre-gap level at risk.
+    before_gap = _mean_before_gap(cleaned, churn["gap"])
+    risk = np.where(churn["churned"], HORIZON * np.maximum(before_gap, 0.0), risk)
+    return np.where(level >= 1, risk, 0.0)
+
+
+def _mean_before_gap(series: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    length = series.shape[1]
+    positions = np.arange(length)[None, :]
+    end = (length - gap)[:, None]
+    window = (positions < end) & (positions >= end - HORIZON)
+    counts = np.maximum(window.sum(axis=1), 1)
+    return np.where(window, series, 0.0).sum(axis=1) / counts
+
+
+def _seasonal_strength(seasonal, residual, length: int) -> np.ndarray:
+    if length < MIN_STL_MONTHS:
+        return np.full(len(seasonal), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = residual.var(axis=1) / (seasonal + residual).var(axis=1)
+    return np.where(np.isfinite(ratio), np.maximum(0.0, 1 - ratio), 0.0)
+
+
+_INTERNAL = ("insufficient", "onset_index", "months_since_last_revenue", "activity_before_gap")
+
+
+def _empty_figures(rows: int) -> dict[str, np.ndarray]:
+    names = [f for f in FIGURES if f not in ("onset_month", "anomaly_count", "explanation")]
+    out = {name: np.full(rows, np.nan) for name in [*names, *_INTERNAL]}
+    out["churned"] = np.zeros(rows, dtype=bool)
+    out["insufficient"] = np.ones(rows, dtype=bool)
+    out["decline_level"] = np.full(rows, -1)
+    out["onset_index"] = np.full(rows, -1)
+    out["active_months"] = np.zeros(rows)
+    out["n_months"] = np.zeros(rows)
+    return out
+
+
+def _figures_frame(out: dict, months: pd.DatetimeIndex, spans: np.ndarray, params) -> pd.DataFrame:
+    rows = len(spans)
+    width = len(months)
+    frame = pd.DataFrame({k: v for k, v in out.items() if k != "onset_index"})
+    level = pd.array(out["decline_level"], dtype="Int64")
+    level[out["decline_level"] < 0] = pd.NA
+    frame["decline_level"] = level
+    onset_column = width - spans + out["onset_index"]
+    valid = out["onset_index"] >= 0
+    onset = pd.Series(pd.NaT, index=range(rows), dtype="datetime64[ns]")
+    onset[valid] = months[onset_column[valid].astype(int)]
+    frame["onset_month"] = onset
+    frame["active_months"] = frame["active_months"].astype(np.int64)
+    frame["n_months"] = frame["n_months"].astype(np.int64)
+    frame["churned"] = frame["churned"].astype(bool)
+    return frame
+
+
+def _anomaly_rows(members, offset, group: GroupResult, series) -> pd.DataFrame:
+    row_index, column = np.nonzero(group.anomaly_mask)
+    return pd.DataFrame(
+        {
+            "row": members[row_index],
+            "column": offset + column,
+            "revenue": series[row_index, column],
+            "expected": group.components["expected"][row_index, column],
+            "zscore": group.zscores[row_index, column],
+        }
+    )
+
+
+def _anomalies_frame(parts: list[pd.DataFrame], months: pd.DatetimeIndex) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame(columns=list(ANOMALY_COLUMNS))
+    frame = pd.concat(parts, ignore_index=True).sort_values(["row", "column"], kind="stable")
+    frame["month"] = months[frame["column"].to_numpy()]
+    return frame[list(ANOMALY_COLUMNS)].reset_index(drop=True)
