@@ -21,6 +21,11 @@ from .trend import lag1_autocorrelation, mann_kendall, theil_sen
 TEST_WINDOW = 24  # months the trend test and the Theil–Sen slope look at
 HORIZON = 12  # months of revenue at risk
 ROW_BLOCK = 8192  # rows per block of the pairwise steps (bounds memory)
+# Revenue is money: less than half a cent in a month is no revenue, so a month's activity
+# cannot hinge on a rounding error.
+HALF_CENT = 0.005
+CLEANING_PASSES = 4  # decompose → replace spikes → decompose again, this many times
+MIN_SCALE_SHARE = 0.025  # smallest residual scale, as a share of mean absolute revenue
 
 
 @dataclass
@@ -82,9 +87,10 @@ def analyze_group(series: np.ndarray, params: Params) -> GroupResult:
     expected = trend + seasonal
     cleaned = np.where(anomalies, expected, series)
     residual = cleaned - expected
-    deseasonalised = cleaned - seasonal
-    tests = _trend_tests(deseasonalised[:, -min(length, TEST_WINDOW) :])
+    deseasonalised = quantise(cleaned - seasonal)
     fit = fit_piecewise(deseasonalised)
+    window = min(length, TEST_WINDOW)
+    tests = _trend_tests(deseasonalised[:, -window:])
     change = _relative_change(fit.fitted)
     churn = _churn(series, params)
     churn["churned"] &= ~basics["insufficient"]
@@ -114,7 +120,7 @@ def analyze_group(series: np.ndarray, params: Params) -> GroupResult:
 
 def _basics(series: np.ndarray, params: Params) -> dict[str, np.ndarray]:
     n, length = series.shape
-    active = (series > 0).sum(axis=1)
+    active = (series >= HALF_CENT).sum(axis=1)
     mean = series.mean(axis=1)
     std = series.std(axis=1, ddof=1) if length > 1 else np.zeros(n)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -141,31 +147,48 @@ def _components(series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _decompose(series: np.ndarray, params: Params, analysed: np.ndarray):
-    """Decompose, flag spikes, replace them by their expected value, decompose again.
+    """Decompose, replace upward spikes by their expected value, and decompose again, a
+    few times: a spike first pulls the fit towards itself (a periodic seasonal term spreads
+    it over every year's same month), so each pass sees it more clearly and the
+    replacement value converges to what the customer's normal month would have been.
 
-    The second pass keeps a one-off spike from bending the trend and the seasonal
-    pattern; the anomalies are judged on the residuals of that second pass.
+    Only upward spikes are cleaned: a low month is mostly lumpiness (its demand comes with
+    the next order), and filling it in would lift the level it is judged by. The
+    anomalies, both ways, are judged on the residuals of the final decomposition.
     """
+    spikes = np.zeros(series.shape, dtype=bool)
     trend, seasonal = _components(series)
-    flagged = _spikes(series - trend - seasonal, params) & analysed[:, None]
-    trend, seasonal = _components(np.where(flagged, trend + seasonal, series))
-    z = robust_z(series - trend - seasonal)
+    for _ in range(CLEANING_PASSES):
+        expected = trend + seasonal
+        spikes |= (robust_z(series - expected, series) >= params.anomaly_z) & analysed[:, None]
+        if not spikes.any():
+            break
+        trend, seasonal = _components(np.where(spikes, expected, series))
+    z = robust_z(series - trend - seasonal, series)
     flagged = (np.abs(z) >= params.anomaly_z) & analysed[:, None]
     return trend, seasonal, flagged, z
 
 
-def _spikes(residual: np.ndarray, params: Params) -> np.ndarray:
-    return np.abs(robust_z(residual)) >= params.anomaly_z
+def quantise(series: np.ndarray) -> np.ndarray:
+    """Round to a billionth of each row's largest value, so that the rounding noise of the
+    matrix products cannot order values a person would call equal (a flat series stays
+    flat, and a one-ulp change of the input cannot flip a rank-based test)."""
+    step = 1e-9 * np.abs(series).max(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(step > 0, np.round(series / step) * step, series)
 
 
-def robust_z(residual: np.ndarray) -> np.ndarray:
+def robust_z(residual: np.ndarray, series: np.ndarray) -> np.ndarray:
     """(r − median) / (1.4826 · MAD) per row; the mean absolute deviation stands in when
-    more than half the residuals are equal (MAD 0); a row with no spread gets z = 0."""
+    more than half the residuals are equal (MAD 0). The scale is at least
+    ``MIN_SCALE_SHARE`` of the customer's mean absolute revenue: a near-perfect fit must not
+    turn a deviation of a few percent into an "anomaly"."""
     median = np.median(residual, axis=1, keepdims=True)
     deviation = np.abs(residual - median)
     scale = 1.4826 * np.median(deviation, axis=1, keepdims=True)
     fallback = 1.2533 * deviation.mean(axis=1, keepdims=True)
     scale = np.where(scale > 0, scale, fallback)
+    scale = np.maximum(scale, MIN_SCALE_SHARE * np.abs(series).mean(axis=1, keepdims=True))
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(scale > 0, (residual - median) / scale, 0.0)
     return z
@@ -180,12 +203,19 @@ def _blocked(function, series: np.ndarray):
 
 
 def _trend_tests(window: np.ndarray) -> dict[str, np.ndarray]:
-    slope, low, high, intercept = _blocked(theil_sen, window)
-    line = (
-        intercept[:, None]
-        + slope[:, None] * (np.arange(window.shape[1]) - (window.shape[1] - 1) / 2)[None, :]
-    )
-    rho1 = lag1_autocorrelation(window - line)
+    """Theil–Sen slope and Mann–Kendall p-value on the test window.
+
+    The lag-1 autocorrelation that inflates the test's variance is measured on what a
+    one-break piecewise-linear fit of the window leaves over. Measured around a straight
+    line, a genuine bend (flat, then falling) would pass for autocorrelated noise and hide
+    a clean decline; around the piecewise fit it is the noise's own.
+    """
+    slope, low, high, _ = _blocked(theil_sen, window)
+    misfit = window - fit_piecewise(window).fitted
+    rho1 = lag1_autocorrelation(misfit)
+    # A series the fit explains exactly leaves only rounding noise: no autocorrelation.
+    negligible = misfit.std(axis=1) <= 1e-9 * np.abs(window).max(axis=1)
+    rho1 = np.where(negligible, 0.0, rho1)
     _, _, p_value = _mann_kendall_blocked(window, rho1)
     return {"slope": slope, "slope_low": low, "slope_high": high, "p_value": p_value}
 
@@ -217,12 +247,12 @@ def _churn(series: np.ndarray, params: Params) -> dict[str, np.ndarray]:
     implausible: P(k empty months) = (1 − p)^k < churn_probability, p = share of active
     months before the run."""
     length = series.shape[1]
-    empty = series <= 0
+    empty = series < HALF_CENT
     gap = np.where(empty.all(axis=1), length, np.argmax(~empty[:, ::-1], axis=1))
     before = np.maximum(length - gap, 1)
-    active_before = ((series > 0) & (np.arange(length)[None, :] < (length - gap)[:, None])).sum(
-        axis=1
-    )
+    active_before = (
+        (series >= HALF_CENT) & (np.arange(length)[None, :] < (length - gap)[:, None])
+    ).sum(axis=1)
     activity = active_before / before
     chance = (1 - activity) ** gap
     churned = (
