@@ -24,47 +24,40 @@ class PiecewiseFit:
 
 
 @lru_cache(maxsize=64)
-def _designs(length: int) -> tuple[np.ndarray, list[np.ndarray]]:
+def _designs(length: int) -> tuple[np.ndarray, ...]:
+    """The line's and every break's design matrix with its (XᵀX)⁻¹, stacked."""
     t = np.arange(length, dtype=float)
-    line = np.column_stack([np.ones(length), t])
-    breaks = [
+    candidates = [np.column_stack([np.ones(length), t, np.zeros(length)])]
+    candidates += [
         np.column_stack([np.ones(length), t, np.maximum(0.0, t - b)])
         for b in range(MIN_SEGMENT, length - MIN_SEGMENT)
     ]
-    return line, breaks
-
-
-def _fit(series: np.ndarray, design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    coefficients = series @ np.linalg.pinv(design).T
-    fitted = coefficients @ design.T
-    return coefficients, fitted
+    designs = np.stack(candidates)  # models × months × 3
+    inverses = np.linalg.pinv(np.einsum("kmi,kmj->kij", designs, designs))
+    return designs, inverses
 
 
 def fit_piecewise(series: np.ndarray) -> PiecewiseFit:
+    """Least squares for every candidate at once: XᵀY, coefficients, and the residual sum
+    of squares as yᵀy − βᵀXᵀy, without forming any fitted series but the chosen one."""
     rows, length = series.shape
-    line, breaks = _designs(length)
-    line_coef, line_fit = _fit(series, line)
-    best = PiecewiseFit(line_fit, np.full(rows, -1), line_coef[:, 1].copy())
-    if not breaks:
-        return best
-    line_sse = ((series - line_fit) ** 2).sum(axis=1)
-    best_sse = np.full(rows, np.inf)
-    best_fit = line_fit.copy()
-    best_break = np.full(rows, -1)
-    best_slope = line_coef[:, 1].copy()
-    for offset, design in enumerate(breaks):
-        coefficients, fitted = _fit(series, design)
-        sse = ((series - fitted) ** 2).sum(axis=1)
-        better = sse < best_sse
-        best_sse = np.where(better, sse, best_sse)
-        best_fit[better] = fitted[better]
-        best_break[better] = MIN_SEGMENT + offset
-        best_slope[better] = coefficients[better, 1] + coefficients[better, 2]
-    keep_break = _bic(best_sse, length, 4) < _bic(line_sse, length, 2)
-    best.fitted[keep_break] = best_fit[keep_break]
-    best.break_index[keep_break] = best_break[keep_break]
-    best.final_slope[keep_break] = best_slope[keep_break]
-    return best
+    designs, inverses = _designs(length)
+    models = len(designs)
+    # One BLAS product for every model's Xᵀy: months × (models · 3) columns.
+    stacked = designs.transpose(1, 0, 2).reshape(length, models * 3)
+    xty = (series @ stacked).reshape(rows, models, 3).transpose(1, 0, 2)  # models × rows × 3
+    coefficients = np.matmul(xty, inverses.transpose(0, 2, 1))  # (XᵀX)⁻¹ is symmetric
+    sse = (series**2).sum(axis=1)[None, :] - (coefficients * xty).sum(axis=2)
+    sse = np.maximum(sse, 0.0)
+    best = np.argmin(sse[1:], axis=0) + 1 if len(designs) > 1 else np.zeros(rows, dtype=int)
+    line_sse, break_sse = sse[0], sse[best, np.arange(rows)]
+    use_break = (len(designs) > 1) & (_bic(break_sse, length, 4) < _bic(line_sse, length, 2))
+    chosen = np.where(use_break, best, 0)
+    beta = coefficients[chosen, np.arange(rows)]  # rows × 3
+    fitted = np.einsum("nmi,ni->nm", designs[chosen], beta)
+    break_index = np.where(use_break, chosen - 1 + MIN_SEGMENT, -1)
+    final_slope = beta[:, 1] + np.where(use_break, beta[:, 2], 0.0)
+    return PiecewiseFit(fitted, break_index, final_slope)
 
 
 def _bic(sse: np.ndarray, n: int, parameters: int) -> np.ndarray:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from .params import Params
 
-SAMPLE = 5000
+SAMPLE = 3000
 K_RANGE = range(2, 9)
 
 # feature → (how it is computed from the figures, its words for low / high)
@@ -68,7 +68,7 @@ def segment_portfolio(figures: pd.DataFrame, params: Params) -> SegmentResult:
     centre, scale = features.mean(), features.std(ddof=0).replace(0, 1.0)
     standardised = ((features - centre) / scale).to_numpy()
     k, silhouette = _choose_k(standardised, params)
-    model = KMeans(n_clusters=k, n_init=10, random_state=params.random_state).fit(standardised)
+    model = KMeans(n_clusters=k, n_init=4, random_state=params.random_state).fit(standardised)
     ordered = _order_by_value(model.labels_, features)
     labels[clustered] = ordered
     return SegmentResult(labels, _profiles(features, ordered, k), k, silhouette)
@@ -85,7 +85,7 @@ def _choose_k(standardised: np.ndarray, params: Params) -> tuple[int, float]:
     candidates = [params.segments] if params.segments else [k for k in K_RANGE if k < len(sample)]
     best_k, best_score = candidates[0], -1.0
     for k in candidates:
-        labels = KMeans(n_clusters=k, n_init=4, random_state=params.random_state).fit_predict(
+        labels = KMeans(n_clusters=k, n_init=3, random_state=params.random_state).fit_predict(
             sample
         )
         score = silhouette_score(sample, labels) if len(set(labels)) > 1 else -1.0
