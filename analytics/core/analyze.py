@@ -16,7 +16,7 @@ from .explain import explanations
 from .params import ANOMALY_COLUMNS, FIGURES, Params
 from .piecewise import fit_piecewise
 from .stl import MIN_STL_MONTHS, batch_stl
-from .trend import lag1_autocorrelation, mann_kendall, theil_sen
+from .trend import lag1_autocorrelation, mann_kendall, row_median, theil_sen
 
 TEST_WINDOW = 24  # months the trend test and the Theil–Sen slope look at
 HORIZON = 12  # months of revenue at risk
@@ -158,12 +158,19 @@ def _decompose(series: np.ndarray, params: Params, analysed: np.ndarray):
     """
     spikes = np.zeros(series.shape, dtype=bool)
     trend, seasonal = _components(series)
+    changed = np.flatnonzero(analysed)  # rows whose decomposition may still move
     for _ in range(CLEANING_PASSES):
-        expected = trend + seasonal
-        spikes |= (robust_z(series - expected, series) >= params.anomaly_z) & analysed[:, None]
-        if not spikes.any():
+        expected = trend[changed] + seasonal[changed]
+        residual = series[changed] - expected
+        spikes[changed] |= robust_z(residual, series[changed]) >= params.anomaly_z
+        # A row with spikes is decomposed again, refining their replacement values; a row
+        # without any is final.
+        keep = spikes[changed].any(axis=1)
+        if not keep.any():
             break
-        trend, seasonal = _components(np.where(spikes, expected, series))
+        changed, expected = changed[keep], expected[keep]
+        cleaned = np.where(spikes[changed], expected, series[changed])
+        trend[changed], seasonal[changed] = _components(cleaned)
     z = robust_z(series - trend - seasonal, series)
     flagged = (np.abs(z) >= params.anomaly_z) & analysed[:, None]
     return trend, seasonal, flagged, z
@@ -183,9 +190,9 @@ def robust_z(residual: np.ndarray, series: np.ndarray) -> np.ndarray:
     more than half the residuals are equal (MAD 0). The scale is at least
     ``MIN_SCALE_SHARE`` of the customer's mean absolute revenue: a near-perfect fit must not
     turn a deviation of a few percent into an "anomaly"."""
-    median = np.median(residual, axis=1, keepdims=True)
+    median = row_median(residual)[:, None]
     deviation = np.abs(residual - median)
-    scale = 1.4826 * np.median(deviation, axis=1, keepdims=True)
+    scale = 1.4826 * row_median(deviation)[:, None]
     fallback = 1.2533 * deviation.mean(axis=1, keepdims=True)
     scale = np.where(scale > 0, scale, fallback)
     scale = np.maximum(scale, MIN_SCALE_SHARE * np.abs(series).mean(axis=1, keepdims=True))

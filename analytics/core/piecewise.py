@@ -24,8 +24,9 @@ class PiecewiseFit:
 
 
 @lru_cache(maxsize=64)
-def _designs(length: int) -> tuple[np.ndarray, ...]:
-    """The line's and every break's design matrix with its (XᵀX)⁻¹, stacked."""
+def _designs(length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every candidate's design (the line, then each break), and two stacked matrices
+    that give all candidates' Xᵀy and coefficients with one BLAS product each."""
     t = np.arange(length, dtype=float)
     candidates = [np.column_stack([np.ones(length), t, np.zeros(length)])]
     candidates += [
@@ -33,27 +34,30 @@ def _designs(length: int) -> tuple[np.ndarray, ...]:
         for b in range(MIN_SEGMENT, length - MIN_SEGMENT)
     ]
     designs = np.stack(candidates)  # models × months × 3
-    inverses = np.linalg.pinv(np.einsum("kmi,kmj->kij", designs, designs))
-    return designs, inverses
+    projections = np.stack([np.linalg.pinv(design) for design in designs])  # models × 3 × months
+    stacked_designs = np.ascontiguousarray(designs.transpose(1, 0, 2).reshape(length, -1))
+    stacked_projections = np.ascontiguousarray(projections.transpose(2, 0, 1).reshape(length, -1))
+    return designs, stacked_designs, stacked_projections
 
 
 def fit_piecewise(series: np.ndarray) -> PiecewiseFit:
-    """Least squares for every candidate at once: XᵀY, coefficients, and the residual sum
-    of squares as yᵀy − βᵀXᵀy, without forming any fitted series but the chosen one."""
+    """Least squares for every candidate at once; the residual sum of squares is
+    yᵀy − βᵀXᵀy, so no fitted series is formed but the chosen one."""
     rows, length = series.shape
-    designs, inverses = _designs(length)
+    designs, stacked_designs, stacked_projections = _designs(length)
     models = len(designs)
-    # One BLAS product for every model's Xᵀy: months × (models · 3) columns.
-    stacked = designs.transpose(1, 0, 2).reshape(length, models * 3)
-    xty = (series @ stacked).reshape(rows, models, 3).transpose(1, 0, 2)  # models × rows × 3
-    coefficients = np.matmul(xty, inverses.transpose(0, 2, 1))  # (XᵀX)⁻¹ is symmetric
-    sse = (series**2).sum(axis=1)[None, :] - (coefficients * xty).sum(axis=2)
-    sse = np.maximum(sse, 0.0)
-    best = np.argmin(sse[1:], axis=0) + 1 if len(designs) > 1 else np.zeros(rows, dtype=int)
-    line_sse, break_sse = sse[0], sse[best, np.arange(rows)]
-    use_break = (len(designs) > 1) & (_bic(break_sse, length, 4) < _bic(line_sse, length, 2))
+    xty = series @ stacked_designs  # rows × (models · 3)
+    coefficients = series @ stacked_projections
+    explained = (coefficients * xty).reshape(rows, models, 3).sum(axis=2)
+    total = (series**2).sum(axis=1)[:, None]
+    # yᵀy − βᵀXᵀy cancels: below a 1e-10 share of yᵀy it is rounding, not misfit.
+    sse = np.maximum(total - explained, 1e-10 * total)  # rows × models
+    index = np.arange(rows)
+    best = np.argmin(sse[:, 1:], axis=1) + 1 if models > 1 else np.zeros(rows, dtype=int)
+    line_sse, break_sse = sse[:, 0], sse[index, best]
+    use_break = (models > 1) & (_bic(break_sse, length, 4) < _bic(line_sse, length, 2))
     chosen = np.where(use_break, best, 0)
-    beta = coefficients[chosen, np.arange(rows)]  # rows × 3
+    beta = coefficients.reshape(rows, models, 3)[index, chosen]  # rows × 3
     fitted = np.einsum("nmi,ni->nm", designs[chosen], beta)
     break_index = np.where(use_break, chosen - 1 + MIN_SEGMENT, -1)
     final_slope = beta[:, 1] + np.where(use_break, beta[:, 2], 0.0)
@@ -61,5 +65,5 @@ def fit_piecewise(series: np.ndarray) -> PiecewiseFit:
 
 
 def _bic(sse: np.ndarray, n: int, parameters: int) -> np.ndarray:
-    # A perfect fit (sse 0) must not give −inf for both models: floor it.
-    return n * np.log(np.maximum(sse, 1e-12) / n) + parameters * np.log(n)
+    # An all-zero series has sse 0 for both models: floor it so neither is −inf.
+    return n * np.log(np.maximum(sse, 1e-300) / n) + parameters * np.log(n)

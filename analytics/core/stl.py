@@ -58,5 +58,14 @@ def stl_operators(length: int) -> tuple[np.ndarray, np.ndarray]:
 
 def batch_stl(series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Trend and seasonal components of each row (rows of equal length, no NaN)."""
-    trend_op, seasonal_op = stl_operators(series.shape[1])
-    return series @ trend_op.T, series @ seasonal_op.T
+    length = series.shape[1]
+    both = series @ _stacked_operators(length)  # one product for both components
+    return both[:, :length], both[:, length:]
+
+
+@lru_cache(maxsize=64)
+def _stacked_operators(length: int) -> np.ndarray:
+    trend, seasonal = stl_operators(length)
+    stacked = np.ascontiguousarray(np.hstack([trend.T, seasonal.T]))
+    stacked.setflags(write=False)
+    return stacked

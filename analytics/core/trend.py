@@ -7,6 +7,14 @@ import numpy as np
 from scipy.stats import norm
 
 
+def row_median(values: np.ndarray) -> np.ndarray:
+    """Median of each row. For the short rows here, numpy's vectorised sort is about three
+    times faster than np.median's partition."""
+    ordered = np.sort(values, axis=1)
+    width = values.shape[1]
+    return (ordered[:, (width - 1) // 2] + ordered[:, width // 2]) / 2.0
+
+
 def _pairs(length: int) -> tuple[np.ndarray, np.ndarray]:
     return np.triu_indices(length, k=1)
 
@@ -73,14 +81,20 @@ def theil_sen(series: np.ndarray, *, confidence: float = 0.95):
         nothing = np.full(series.shape[0], np.nan)
         return np.zeros(series.shape[0]), nothing, nothing.copy(), series[:, 0].copy()
     i, j = _pairs(n)
-    slopes = np.sort((series[:, j] - series[:, i]) / (j - i), axis=1)
-    median = np.median(slopes, axis=1)
+    slopes = (series[:, j] - series[:, i]) / (j - i)
     pairs = slopes.shape[1]
     sigma = np.sqrt((n * (n - 1) * (2 * n + 5) - tie_term(series)) / 18.0)
     z = norm.ppf((1 - confidence) / 2)
     upper = np.minimum(np.round((pairs - z * sigma) / 2.0).astype(int), pairs - 1)
     lower = np.maximum(np.round((pairs + z * sigma) / 2.0).astype(int) - 1, 0)
-    rows = np.arange(series.shape[0])
-    low, high = slopes[rows, lower], slopes[rows, upper]
-    intercept = np.median(series, axis=1) - median * (n - 1) / 2.0  # scipy's "separate"
+    middle = [(pairs - 1) // 2, pairs // 2]
+    median, low, high = (np.empty(series.shape[0]) for _ in range(3))
+    # Only four order statistics are needed, not a full sort. Rows share their interval
+    # ranks unless ties change the variance, so partition each group of equal ranks once.
+    for ranks in np.unique(np.column_stack([lower, upper]), axis=0):
+        rows = np.flatnonzero((lower == ranks[0]) & (upper == ranks[1]))
+        part = np.partition(slopes[rows], sorted({*middle, *ranks}), axis=1)
+        median[rows] = (part[:, middle[0]] + part[:, middle[1]]) / 2.0
+        low[rows], high[rows] = part[:, ranks[0]], part[:, ranks[1]]
+    intercept = row_median(series) - median * (n - 1) / 2.0  # scipy's "separate"
     return median, low, high, intercept
