@@ -111,6 +111,8 @@ class Upload(models.Model):
     months_count = models.PositiveIntegerField(default=0)
     first_month = models.DateField(null=True, blank=True)
     last_month = models.DateField(null=True, blank=True)
+    # The latest transaction date in the file: tells whether its last month is complete.
+    last_transaction_date = models.DateField(null=True, blank=True)
     total_amount = models.DecimalField(
         max_digits=18, decimal_places=AMOUNT_PLACES, null=True, blank=True
     )

@@ -261,6 +261,7 @@ def _write(upload: Upload, parsed: ParsedTransactions, totals) -> None:
                 months_count=totals.months,
                 first_month=totals.first_month,
                 last_month=totals.last_month,
+                last_transaction_date=parsed.last_date,
                 total_amount=Decimal(totals.total_cents).scaleb(-2),
                 error_message="",
                 finished_at=timezone.now(),

@@ -144,6 +144,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 5
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# --- Analysis -------------------------------------------------------------------
+# Customers per chunk task: large portfolios are split so Celery spreads them over workers.
+ANALYSIS_CHUNK_SIZE = env_int("ANALYSIS_CHUNK_SIZE", 20000, minimum=1)
+# The longest window analysed, in months (older data stays stored but is not read).
+ANALYSIS_WINDOW_MONTHS = env_int("ANALYSIS_WINDOW_MONTHS", 60, minimum=12)
+
 # --- LLM (reports) --------------------------------------------------------------
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 OPENAI_BASE_URL = env_url("OPENAI_BASE_URL", schemes=("http", "https"))

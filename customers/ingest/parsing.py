@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,8 @@ class ParsedTransactions:
     rows_read: int
     rejected: int = 0
     errors: list[dict] = field(default_factory=list)
+    # The latest valid transaction date: the analysis uses it to tell a partial last month.
+    last_date: date | None = None
 
     @property
     def rows_valid(self) -> int:
@@ -178,6 +181,7 @@ def parse_transactions(
     invalid |= ~np.isfinite(cents_float)
     valid = ~invalid
     errors = _describe(table.row_numbers, invalid, checks)
+    valid_dates = dates[valid]
     return ParsedTransactions(
         external_ids=ids.to_numpy(dtype=object)[valid],
         months=dates[valid].astype("datetime64[M]"),
@@ -185,6 +189,7 @@ def parse_transactions(
         rows_read=len(frame),
         rejected=int(invalid.sum()),
         errors=errors,
+        last_date=valid_dates.max().item() if len(valid_dates) else None,
     )
 
 

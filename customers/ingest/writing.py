@@ -50,7 +50,7 @@ def write_monthly_totals(*, team_id: int, totals: MonthlyTotals, replace: bool) 
         if replace:
             _delete_months(cursor, team_id, totals.first_month, totals.last_month)
         if replace or not _has_months(cursor, team_id, totals, new_customers):
-            _load(cursor, REVENUE, REVENUE_COLUMNS, revenue)
+            load_frame(cursor, REVENUE, REVENUE_COLUMNS, revenue)
         else:
             _merge_revenue(cursor, revenue)
         if replace:
@@ -59,12 +59,25 @@ def write_monthly_totals(*, team_id: int, totals: MonthlyTotals, replace: bool) 
     return WriteResult(new_customers=new_customers, records_written=len(revenue))
 
 
-def _load(cursor, table: str, columns: tuple[str, ...], frame: pd.DataFrame) -> None:
+def load_frame(
+    cursor,
+    table: str,
+    columns: tuple[str, ...],
+    frame: pd.DataFrame,
+    *,
+    text_columns: tuple[str, ...] = (),
+) -> None:
+    """Insert ``frame``'s rows into ``table``: ``COPY`` on PostgreSQL, one ``executemany``
+    elsewhere. ``None``/NaN become NULL. ``text_columns`` keep an empty string as an empty
+    string (in COPY's CSV an unquoted empty field otherwise reads as NULL)."""
     names = ", ".join(columns)
     if connection.vendor == "postgresql":
         buffer = io.StringIO()
         frame.to_csv(buffer, index=False, header=False)
-        with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
+        options = "FORMAT csv"
+        if text_columns:
+            options += f", FORCE_NOT_NULL ({', '.join(text_columns)})"
+        with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN WITH ({options})") as copy:
             copy.write(buffer.getvalue())
     else:
         placeholders = ", ".join(["%s"] * len(columns))
@@ -74,7 +87,7 @@ def _load(cursor, table: str, columns: tuple[str, ...], frame: pd.DataFrame) -> 
         )
 
 
-def _create_stage(cursor, table: str, columns: str) -> None:
+def create_stage(cursor, table: str, columns: str) -> None:
     cursor.execute(f"DROP TABLE IF EXISTS {table}")
     on_commit = " ON COMMIT DROP" if connection.vendor == "postgresql" else ""
     cursor.execute(f"CREATE TEMPORARY TABLE {table} ({columns}){on_commit}")
@@ -106,12 +119,12 @@ def _write_customers(cursor, team_id: int, totals: MonthlyTotals) -> int:
             "last_month": month_text(spans["max"]),
         }
     )
-    _create_stage(
+    create_stage(
         cursor,
         STAGE_CUSTOMERS,
         "external_id varchar(100) NOT NULL, first_month date NOT NULL, last_month date NOT NULL",
     )
-    _load(cursor, STAGE_CUSTOMERS, tuple(stage.columns), stage)
+    load_frame(cursor, STAGE_CUSTOMERS, tuple(stage.columns), stage)
     # "WHERE true" lets SQLite parse INSERT … SELECT … ON CONFLICT unambiguously.
     cursor.execute(
         "INSERT INTO customers_customer "
@@ -173,13 +186,13 @@ def _has_months(cursor, team_id: int, totals: MonthlyTotals, new_customers: int)
 
 
 def _merge_revenue(cursor, revenue: pd.DataFrame) -> None:
-    _create_stage(
+    create_stage(
         cursor,
         STAGE_REVENUE,
         "team_id bigint NOT NULL, customer_id bigint NOT NULL, month date NOT NULL, "
         "amount numeric(14, 2) NOT NULL, transaction_count integer NOT NULL",
     )
-    _load(cursor, STAGE_REVENUE, REVENUE_COLUMNS, revenue)
+    load_frame(cursor, STAGE_REVENUE, REVENUE_COLUMNS, revenue)
     names = ", ".join(REVENUE_COLUMNS)
     cursor.execute(
         f"INSERT INTO {REVENUE} ({names}) SELECT {names} FROM {STAGE_REVENUE} WHERE true "

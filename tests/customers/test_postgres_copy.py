@@ -29,13 +29,13 @@ def tricky_csv() -> bytes:
 
 def test_copy_path_keeps_every_id_and_amount_exact(team_a, monkeypatch):
     loads = []
-    real_load = writing._load
+    real_load = writing.load_frame
 
     def spy(cursor, table, columns, frame):
         loads.append((connection.vendor, table, len(frame)))
         real_load(cursor, table, columns, frame)
 
-    monkeypatch.setattr(writing, "_load", spy)
+    monkeypatch.setattr(writing, "load_frame", spy)
     upload = upload_import_now(
         upload=upload_create(team=team_a, data=tricky_csv(), filename="t.csv")
     )
@@ -63,10 +63,10 @@ def test_staging_table_is_gone_after_the_import(team_a):
 
 def test_append_into_existing_months_merges_through_the_staged_upsert(team_a, monkeypatch):
     loads = []
-    real_load = writing._load
+    real_load = writing.load_frame
     monkeypatch.setattr(
         writing,
-        "_load",
+        "load_frame",
         lambda c, table, cols, f: loads.append(table) or real_load(c, table, cols, f),
     )
     first = b"customer_id,date,amount\n007,2024-01-01,10.10\n"

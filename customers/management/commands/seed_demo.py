@@ -13,6 +13,7 @@ from customers.models import Upload, UploadStatus
 from customers.services import upload_create, upload_import_now
 
 DEMO_FILE = "demo-transactions.csv"
+ANALYSIS_TIMEOUT = 1800.0
 DEMO_USERS = (
     ("demo-admin", Role.ADMIN),
     ("demo-analyst", Role.ANALYST),
@@ -21,7 +22,10 @@ DEMO_USERS = (
 
 
 class Command(BaseCommand):
-    help = "Create team 'demo', its three users and a generated demo portfolio (idempotent)."
+    help = (
+        "Create team 'demo', its three users, a generated demo portfolio and its analysis "
+        "(idempotent)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--password", default="revtrend-demo")
@@ -44,12 +48,36 @@ class Command(BaseCommand):
             self.stdout.write("Demo data already imported.")
         else:
             self._import(team, admin, options)
+        self._analyse(team, admin)
         self.stdout.write(
             self.style.SUCCESS(
                 "Log in at http://127.0.0.1:8000/accounts/login/ as demo-admin, demo-analyst "
                 f"or demo-viewer with password: {options['password']}"
             )
         )
+
+    def _analyse(self, team, admin) -> None:
+        from analytics.core import Params
+        from analytics.management.commands.analyze import summary
+        from analytics.services import (
+            AnalysisError,
+            analysis_run_start,
+            analysis_run_wait,
+            results_are_current,
+        )
+
+        if results_are_current(team=team):
+            self.stdout.write("Demo analysis is up to date.")
+            return
+        self.stdout.write("Analysing the demo portfolio …")
+        try:
+            run = analysis_run_start(team=team, params=Params(), user=admin)
+            run = analysis_run_wait(run=run, timeout=ANALYSIS_TIMEOUT)
+        except AnalysisError as exc:
+            raise CommandError(f"Demo analysis failed: {exc.message}") from None
+        if run.status != "SUCCEEDED":
+            raise CommandError(f"Demo analysis run #{run.pk} failed: {run.error}")
+        self.stdout.write(summary(run))
 
     def _import(self, team, admin, options) -> None:
         self.stdout.write(

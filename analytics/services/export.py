@@ -1,0 +1,80 @@
+"""A run's results and anomalies as CSV (INTERFACES.md, `export_results`)."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from decimal import Decimal
+from typing import TextIO
+
+from analytics.models import AnalysisRun, Anomaly, CustomerResult
+
+RESULT_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "decline_level",
+    "segment",
+    "slope",
+    "slope_low",
+    "slope_high",
+    "relative_change_12m",
+    "p_value",
+    "revenue_mean",
+    "revenue_std",
+    "cv",
+    "resid_std",
+    "seasonal_strength",
+    "active_months",
+    "n_months",
+    "churned",
+    "onset_month",
+    "revenue_at_risk",
+    "anomaly_count",
+    "explanation",
+)
+ANOMALY_EXPORT_COLUMNS: tuple[str, ...] = ("customer_id", "month", "revenue", "expected", "zscore")
+BATCH = 5000
+
+
+def cell(value) -> str | int:
+    """Export text for one value: empty for null, YYYY-MM for months, true/false."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date):
+        return f"{value:%Y-%m}"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return value
+
+
+def results_export(*, run: AnalysisRun, output: TextIO) -> int:
+    """One row per customer of the run, the most money at stake first; returns the count."""
+    fields = ["customer__external_id", *RESULT_COLUMNS[1:]]
+    rows = (
+        CustomerResult.objects.filter(run=run)
+        .order_by("-revenue_at_risk", "customer__external_id")
+        .values_list(*fields)
+    )
+    return _write(output, RESULT_COLUMNS, rows)
+
+
+def anomalies_export(*, run: AnalysisRun, output: TextIO) -> int:
+    rows = (
+        Anomaly.objects.filter(run=run)
+        .order_by("customer__external_id", "month")
+        .values_list("customer__external_id", "month", "revenue", "expected", "zscore")
+    )
+    return _write(output, ANOMALY_EXPORT_COLUMNS, rows)
+
+
+def _write(output: TextIO, header, rows) -> int:
+    writer = csv.writer(output, lineterminator="\n")
+    writer.writerow(header)
+    count = 0
+    for row in rows.iterator(chunk_size=BATCH):
+        writer.writerow([cell(value) for value in row])
+        count += 1
+    return count

@@ -1,0 +1,182 @@
+"""The end of a run: segments, counts, timings, SUCCEEDED — in one transaction."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import numpy as np
+import pandas as pd
+from django.db import connection, transaction
+from django.utils import timezone
+
+from analytics.core import FIGURES, SegmentResult, segment_portfolio
+from analytics.models import (
+    AnalysisChunk,
+    AnalysisRun,
+    ChunkStatus,
+    CustomerResult,
+    RunStatus,
+    Segment,
+)
+from customers.ingest.writing import create_stage, load_frame
+
+from .runs import analysis_run_fail, run_params
+from .sql import read_frame
+
+logger = logging.getLogger(__name__)
+
+RESULTS = CustomerResult._meta.db_table
+STAGE_SEGMENTS = "revtrend_stage_segments"
+CHUNK_STAGES = ("read", "compute", "write")
+# What segmenting reads back: every figure but the sentence.
+READ_BACK = tuple(name for name in FIGURES if name != "explanation")
+WAITING = "waiting"
+
+
+def analysis_run_finish(*, run_id: int) -> str:
+    """Segment and finish a run whose chunks are all written.
+
+    Returns the run's new status, "skipped: …" when there is nothing to do (finished, or
+    failed by a chunk), or WAITING when chunks are still being written (a chord body
+    triggered early by a task delivered twice): the task then retries."""
+    run = AnalysisRun.objects.filter(pk=run_id).first()
+    if run is None or run.status != RunStatus.RUNNING:
+        return f"skipped: run is {run.status if run else 'gone'}"
+    if AnalysisChunk.objects.filter(run=run).exclude(status=ChunkStatus.DONE).exists():
+        return WAITING
+    try:
+        return _finish(run)
+    except Exception as exc:
+        logger.exception("Finishing analysis run %s failed", run_id)
+        analysis_run_fail(run_id=run_id, error=f"Segmenting failed ({type(exc).__name__}): {exc}")
+        return RunStatus.FAILED
+
+
+def _finish(run: AnalysisRun) -> str:
+    clock = time.perf_counter()
+    AnalysisRun.objects.filter(pk=run.pk).update(stage="segmenting", progress=92)
+    customer_ids, figures = read_figures(run_id=run.pk)
+    segments = segment_portfolio(figures, run_params(run))
+    segment_seconds = time.perf_counter() - clock
+    with transaction.atomic():
+        locked = AnalysisRun.objects.select_for_update().get(pk=run.pk)
+        if locked.status != RunStatus.RUNNING:
+            return f"skipped: run is {locked.status}"
+        _write_segments(run, customer_ids, segments)
+        finished = timezone.now()
+        AnalysisRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.SUCCEEDED,
+            stage="done",
+            progress=100,
+            finished_at=finished,
+            heartbeat_at=finished,
+            customers_count=len(figures),
+            segments_count=segments.k,
+            silhouette=_finite_or_none(segments.silhouette),
+            timings=_timings(locked, segment_seconds, time.perf_counter() - clock, finished),
+            **_counts(figures),
+        )
+    return RunStatus.SUCCEEDED
+
+
+def read_figures(*, run_id: int) -> tuple[np.ndarray, pd.DataFrame]:
+    """A run's figures as the core returned them, in customer id order (one query)."""
+    columns = ", ".join(
+        f"CAST({name} AS DOUBLE PRECISION)"
+        if name in ("revenue_mean", "revenue_std", "revenue_at_risk")
+        else f"CASE WHEN {name} THEN 1 ELSE 0 END"
+        if name == "churned"
+        else name
+        for name in READ_BACK
+    )
+    frame = read_frame(
+        f"SELECT customer_id, {columns} FROM {RESULTS} WHERE run_id = %s ORDER BY customer_id",
+        [run_id],
+        ("customer_id", *READ_BACK),
+    )
+    figures = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+    for name in READ_BACK:
+        figures[name] = pd.to_numeric(frame[name], errors="coerce").astype(np.float64)
+    figures["decline_level"] = figures["decline_level"].astype("Int64")
+    figures["churned"] = figures["churned"].astype(bool)
+    figures["onset_month"] = pd.to_datetime(frame["onset_month"])
+    for name in ("active_months", "n_months", "anomaly_count"):
+        figures[name] = figures[name].fillna(0).astype(np.int64)
+    return frame["customer_id"].to_numpy(dtype=np.int64), figures
+
+
+def _write_segments(run: AnalysisRun, customer_ids: np.ndarray, segments: SegmentResult) -> None:
+    Segment.objects.filter(run=run).delete()
+    Segment.objects.bulk_create(_segment_rows(run, segments.profiles))
+    labels = np.asarray(segments.labels)
+    clustered = labels >= 0
+    if not clustered.any():
+        return
+    stage = pd.DataFrame(
+        {"customer_id": customer_ids[clustered], "segment": labels[clustered].astype(np.int64)}
+    )
+    with connection.cursor() as cursor:
+        create_stage(cursor, STAGE_SEGMENTS, "customer_id bigint NOT NULL, segment integer")
+        load_frame(cursor, STAGE_SEGMENTS, ("customer_id", "segment"), stage)
+        # One set-based UPDATE for the whole run.
+        cursor.execute(
+            f"UPDATE {RESULTS} SET segment = s.segment FROM {STAGE_SEGMENTS} s "
+            f"WHERE {RESULTS}.run_id = %s AND {RESULTS}.customer_id = s.customer_id",
+            [run.pk],
+        )
+        cursor.execute(f"DROP TABLE IF EXISTS {STAGE_SEGMENTS}")
+
+
+def _segment_rows(run: AnalysisRun, profiles: pd.DataFrame) -> list[Segment]:
+    feature_columns = [
+        c
+        for c in profiles.columns
+        if c not in ("number", "name", "size") and not c.startswith("z_")
+    ]
+    rows = []
+    for record in profiles.to_dict("records"):
+        rows.append(
+            Segment(
+                run=run,
+                number=int(record["number"]),
+                name=str(record["name"])[:200],
+                size=int(record["size"]),
+                features={c: _finite_or_none(record[c]) for c in feature_columns},
+                profile={
+                    c[2:]: _finite_or_none(record[c])
+                    for c in profiles.columns
+                    if c.startswith("z_")
+                },
+            )
+        )
+    return rows
+
+
+def _finite_or_none(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _counts(figures: pd.DataFrame) -> dict[str, int]:
+    levels = figures["decline_level"]
+    counts = {f"level_{level}_count": int((levels == level).sum()) for level in range(4)}
+    counts["insufficient_count"] = int(levels.isna().sum())
+    counts["anomalies_count"] = int(figures["anomaly_count"].sum())
+    return counts
+
+
+def _timings(run: AnalysisRun, segment: float, finish: float, finished) -> dict[str, float]:
+    timings = dict(run.timings or {})
+    chunk_timings = AnalysisChunk.objects.filter(run=run).values_list("timings", flat=True)
+    for stage in CHUNK_STAGES:
+        timings[stage] = round(sum(t.get(stage, 0.0) for t in chunk_timings), 3)
+    timings["segment"] = round(segment, 3)
+    timings["finish"] = round(finish, 3)
+    if run.started_at:
+        timings["total"] = round((finished - run.started_at).total_seconds(), 3)
+    return timings

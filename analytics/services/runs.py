@@ -1,0 +1,194 @@
+"""Analysis runs: start (queue), claim, plan into chunks, fail, wait."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Team
+from analytics.core import Params
+from analytics.models import (
+    ACTIVE,
+    AnalysisChunk,
+    AnalysisRun,
+    ChunkStatus,
+    RunStatus,
+)
+
+from .errors import AnalysisError, RunInProgress
+from .matrix import window_customers
+from .window import analysis_window
+
+logger = logging.getLogger(__name__)
+
+PLANNED_PROGRESS = 5  # progress once the chunks are queued; chunks take it to 90
+CHUNKS_PROGRESS = 85
+
+
+def params_from_dict(values: dict) -> Params:
+    """Params back from a run's JSON (lists become the tuples they were)."""
+    known = {f.name: f for f in dataclasses.fields(Params)}
+    kwargs = {
+        name: tuple(value) if isinstance(value, list) else value
+        for name, value in values.items()
+        if name in known
+    }
+    return Params(**kwargs)
+
+
+def run_params(run: AnalysisRun) -> Params:
+    return params_from_dict(run.params)
+
+
+def analysis_run_start(
+    *, team: Team, params: Params, user=None, window_end: date | None = None
+) -> AnalysisRun:
+    """Create a PENDING run for the team's data and queue it once the transaction commits.
+
+    Raises AnalysisError when there is nothing to analyse or the window is impossible, and
+    RunInProgress when the team already has a live run."""
+    from analytics.tasks import analysis_run_task
+
+    window = analysis_window(team=team, window_end=window_end)
+    with transaction.atomic():
+        # One start at a time per team (the same lock an import's write takes).
+        Team.objects.select_for_update().filter(pk=team.pk).first()
+        _retire_or_refuse_active(team)
+        run = AnalysisRun.objects.create(
+            team=team,
+            created_by=user if user is not None and user.is_authenticated else None,
+            params=params.as_dict(),
+            window_start=window.start,
+            window_end=window.end,
+            notes=window.notes,
+            status=RunStatus.PENDING,
+            stage="queued",
+        )
+        transaction.on_commit(lambda: analysis_run_task.delay(run.pk))
+    run.refresh_from_db()  # tasks ran already if they are eager
+    return run
+
+
+def _retire_or_refuse_active(team: Team) -> None:
+    active = AnalysisRun.objects.filter(team=team, status__in=ACTIVE).latest_first().first()
+    if active is None:
+        return
+    stale_after = timedelta(seconds=2 * settings.CELERY_TASK_TIME_LIMIT)
+    last_sign = active.heartbeat_at or active.created_at
+    if timezone.now() - last_sign < stale_after:
+        raise RunInProgress(active)
+    analysis_run_fail(
+        run_id=active.pk,
+        error=f"Abandoned: no progress since {last_sign:%Y-%m-%d %H:%M} (the worker stopped?).",
+    )
+
+
+def analysis_run_claim(*, run_id: int) -> AnalysisRun | None:
+    """PENDING → RUNNING, once: a task delivered twice finds nothing to claim."""
+    now = timezone.now()
+    claimed = AnalysisRun.objects.filter(pk=run_id, status=RunStatus.PENDING).update(
+        status=RunStatus.RUNNING, stage="planning", progress=1, started_at=now, heartbeat_at=now
+    )
+    return AnalysisRun.objects.get(pk=run_id) if claimed else None
+
+
+def analysis_run_plan(*, run: AnalysisRun) -> list[int] | None:
+    """Split the run's customers into chunks of contiguous ids; their numbers, or None if
+    the run failed here."""
+    started = time.perf_counter()
+    try:
+        ids = list(
+            window_customers(
+                team_id=run.team_id, window_start=run.window_start, window_end=run.window_end
+            ).values_list("id", flat=True)
+        )
+        if not ids:
+            raise AnalysisError(
+                f"No customer has revenue between {run.window_start:%Y-%m} and "
+                f"{run.window_end:%Y-%m}: there is nothing to analyse."
+            )
+        size = settings.ANALYSIS_CHUNK_SIZE
+        chunks = [
+            AnalysisChunk(
+                run=run,
+                number=number,
+                first_customer_id=ids[offset],
+                last_customer_id=ids[min(offset + size, len(ids)) - 1],
+                customers_count=min(size, len(ids) - offset),
+            )
+            for number, offset in enumerate(range(0, len(ids), size))
+        ]
+        with transaction.atomic():
+            AnalysisChunk.objects.filter(run=run).delete()
+            AnalysisChunk.objects.bulk_create(chunks)
+            AnalysisRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+                chunks_total=len(chunks),
+                chunks_done=0,
+                customers_count=len(ids),
+                stage="analysing",
+                progress=PLANNED_PROGRESS,
+                timings={"plan": round(time.perf_counter() - started, 3)},
+                heartbeat_at=timezone.now(),
+            )
+    except AnalysisError as exc:
+        analysis_run_fail(run_id=run.pk, error=exc.message)
+        return None
+    except Exception as exc:
+        logger.exception("Planning analysis run %s failed", run.pk)
+        analysis_run_fail(run_id=run.pk, error=f"Planning failed ({type(exc).__name__}): {exc}")
+        return None
+    return [chunk.number for chunk in chunks]
+
+
+def analysis_run_fail(*, run_id: int, error: str) -> bool:
+    """Mark a live run FAILED with its reason; the team's previous results stay current."""
+    failed = AnalysisRun.objects.filter(pk=run_id, status__in=ACTIVE).update(
+        status=RunStatus.FAILED, stage="failed", error=error[:4000], finished_at=timezone.now()
+    )
+    AnalysisChunk.objects.filter(run_id=run_id, status=ChunkStatus.PENDING).update(
+        status=ChunkStatus.FAILED
+    )
+    return bool(failed)
+
+
+def analysis_run_wait(
+    *, run: AnalysisRun, timeout: float = 3600.0, poll: float = 0.5
+) -> AnalysisRun:
+    """Block until the run finishes (for the command line); returns it refreshed."""
+    deadline = time.monotonic() + timeout
+    run.refresh_from_db()
+    while not run.is_finished:
+        if time.monotonic() > deadline:
+            raise AnalysisError(
+                f"Run #{run.pk} is still {run.get_status_display().lower()} after {timeout:.0f} s "
+                "(is a worker running? `make worker`)."
+            )
+        time.sleep(poll)
+        run.refresh_from_db()
+    return run
+
+
+def runs_for_team(*, team: Team):
+    return AnalysisRun.objects.filter(team=team).select_related("created_by").latest_first()
+
+
+def run_for_team(*, team: Team, run_id: int) -> AnalysisRun | None:
+    return AnalysisRun.objects.filter(team=team, pk=run_id).first()
+
+
+def results_are_current(*, team: Team) -> bool:
+    """Has the team a succeeded run started after its latest import finished?"""
+    from analytics.models import current_run
+    from customers.models import Upload, UploadStatus
+
+    run = current_run(team)
+    if run is None:
+        return False
+    imports = Upload.objects.filter(team=team, status=UploadStatus.SUCCEEDED)
+    return not imports.filter(finished_at__gte=run.created_at).exists()
