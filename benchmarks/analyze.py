@@ -1,0 +1,115 @@
+"""`analyze` end to end on PostgreSQL: 100,000 customers × 36 months read from the database,
+analysed and written back (results, anomalies, segments), in a child process whose peak
+memory is measured. The portfolio is imported once into the benchmark database and kept
+for later runs.
+
+    .venv/bin/python benchmarks/analyze.py [--customers 100000]
+
+Goal (issue 3): ≤ 20 s end to end, peak memory ≤ 2 GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from benchmarks._django import print_table, setup  # noqa: E402
+
+# The child runs `manage.py analyze` and reports its own peak memory (RUSAGE_CHILDREN would
+# report the largest child this process ever had).
+CHILD = (
+    "import resource, runpy, sys\n"
+    "sys.argv = ['manage.py', 'analyze', '--team', sys.argv[1]]\n"
+    "try:\n"
+    "    runpy.run_path('manage.py', run_name='__main__')\n"
+    "finally:\n"
+    "    print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+)
+
+
+def monthly_csv(customers: int, seed: int) -> bytes:
+    """One transaction per customer-month (the monthly totals): the same matrix the
+    analysis sees, imported in a fraction of the invoice-level time."""
+    from benchmarks.portfolio import monthly_matrix
+    from customers.demo import generate_portfolio
+
+    matrix, months, ids = monthly_matrix(
+        generate_portfolio(customers=customers, seed=seed).transactions, end_month="2025-12"
+    )
+    import numpy as np
+    import pandas as pd
+
+    rows, columns = np.nonzero(~np.isnan(matrix))
+    frame = pd.DataFrame(
+        {
+            "customer_id": ids[rows],
+            "date": months[columns].strftime("%Y-%m-28"),
+            "amount": np.round(matrix[rows, columns], 2),
+        }
+    )
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return buffer.getvalue().encode()
+
+
+def ensure_portfolio(slug: str, customers: int) -> None:
+    from accounts.services import team_get_or_create
+    from customers.models import Upload, UploadStatus
+    from customers.services import upload_create, upload_import_now
+
+    team, _ = team_get_or_create(slug=slug)
+    if Upload.objects.filter(team=team, status=UploadStatus.SUCCEEDED).exists():
+        return
+    print(f"Importing {customers:,} customers into the benchmark database (once) …")
+    upload = upload_import_now(
+        upload=upload_create(team=team, data=monthly_csv(customers, seed=1), filename="b.csv")
+    )
+    assert upload.status == UploadStatus.SUCCEEDED, upload.error_message
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=100_000)
+    args = parser.parse_args()
+    database = setup()
+    slug = f"bench-analyze-{args.customers}"
+    ensure_portfolio(slug, args.customers)
+
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="revtrend_site.settings")
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, "-c", CHILD, slug], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    wall = time.perf_counter() - started
+    peak_mib = int(completed.stdout.rsplit("MAXRSS ", 1)[-1]) / 1024
+    if completed.returncode != 0:
+        print(completed.stdout, completed.stderr)
+        raise SystemExit("analyze failed")
+
+    from analytics.models import AnalysisRun
+
+    run = AnalysisRun.objects.filter(team__slug=slug).order_by("-pk").first()
+    print(
+        f"\n`analyze` end to end on {database}: {run.customers_count:,} customers, "
+        f"window {run.window_start:%Y-%m} to {run.window_end:%Y-%m}, eager (one process)"
+    )
+    order = ("plan", "read", "compute", "write", "segment", "finish", "total")
+    stages = [
+        [f"stage: {name}", f"{run.timings[name]:.2f}"] for name in order if name in run.timings
+    ]
+    print_table(
+        ["stage", "seconds"],
+        [*stages, ["command wall-clock", f"{wall:.2f}"], ["peak memory (MiB)", f"{peak_mib:,.0f}"]],
+    )
+    print("Goal: ≤ 20 s end to end, peak memory ≤ 2 GiB.")
+
+
+if __name__ == "__main__":
+    main()
