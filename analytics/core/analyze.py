@@ -7,6 +7,7 @@ rows at once. Same input and parameters ⇒ identical output.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +26,9 @@ ROW_BLOCK = 8192  # rows per block of the pairwise steps (bounds memory)
 # cannot hinge on a rounding error.
 HALF_CENT = 0.005
 CLEANING_PASSES = 4  # decompose → replace spikes → decompose again, this many times
+MIN_LOG_SCALE = 0.05  # smallest spread of log order ratios (about ±5 %)
+MIN_ANOMALY_RATIO = 2.0  # an anomaly is at least twice, or at most half, the expected order
+ORDINARY_Z_CAP = 2.99
 MIN_SCALE_SHARE = 0.025  # smallest residual scale, as a share of mean absolute revenue
 
 
@@ -154,14 +158,17 @@ def _decompose(series: np.ndarray, params: Params, analysed: np.ndarray):
 
     Only upward spikes are cleaned: a low month is mostly lumpiness (its demand comes with
     the next order), and filling it in would lift the level it is judged by. The
-    anomalies, both ways, are judged on the residuals of the final decomposition.
+    anomalies, both ways, are judged on the final decomposition (see ``anomaly_z``).
     """
     spikes = np.zeros(series.shape, dtype=bool)
     trend, seasonal = _components(series)
     changed = np.flatnonzero(analysed)  # rows whose decomposition may still move
     for _ in range(CLEANING_PASSES):
         expected = trend[changed] + seasonal[changed]
-        residual = series[changed] - expected
+        # Additive here: a spike also inflates its month's expectation in every year (the
+        # periodic seasonal term), which hides it on the ratio scale until it is cleaned.
+        carried = 1 + months_empty_before(series[changed])
+        residual = series[changed] - expected * carried
         spikes[changed] |= robust_z(residual, series[changed]) >= params.anomaly_z
         # A row with spikes is decomposed again, refining their replacement values; a row
         # without any is final.
@@ -171,9 +178,62 @@ def _decompose(series: np.ndarray, params: Params, analysed: np.ndarray):
         changed, expected = changed[keep], expected[keep]
         cleaned = np.where(spikes[changed], expected, series[changed])
         trend[changed], seasonal[changed] = _components(cleaned)
-    z = robust_z(series - trend - seasonal, series)
+    z = anomaly_z(series, trend + seasonal)
     flagged = (np.abs(z) >= params.anomaly_z) & analysed[:, None]
     return trend, seasonal, flagged, z
+
+
+def anomaly_z(series: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Robust z-scores (median / MAD) of each month against what the month should bring.
+
+    Noise in revenue is multiplicative, so an order is judged by its ratio to the expected
+    order, on a log scale, where a month at twice the norm and one at half of it are
+    equally unusual (on the additive scale every big customer's good month looked like a
+    spike). The expected order after k empty months carries their demand, (1 + k) normal
+    months: lumpy and intermittent buyers order for the months they skipped. Empty months
+    of a customer who skips months are not anomalies; one of a customer who never skips
+    is judged on the additive scale. Months where the expectation is not positive (a
+    refund-heavy or collapsing customer) fall back to the additive scale too.
+    """
+    carried = months_empty_before(series)
+    order_expected = expected * (1 + carried)
+    judged = (series >= HALF_CENT) & (order_expected >= HALF_CENT)
+    ratio = np.log(np.maximum(series, HALF_CENT) / np.maximum(order_expected, HALF_CENT))
+    log_z = robust_z_masked(ratio, judged, MIN_LOG_SCALE)
+    # A month within a factor MIN_ANOMALY_RATIO of its expected order is not worth a call,
+    # however steady the customer: its z is capped just below any sensible threshold.
+    ordinary = judged & (np.abs(ratio) < np.log(MIN_ANOMALY_RATIO))
+    log_z = np.where(ordinary, np.clip(log_z, -ORDINARY_Z_CAP, ORDINARY_Z_CAP), log_z)
+    additive = robust_z(series - expected, series)
+    z = np.where(judged, log_z, additive)
+    return np.where(skipped_month(series), 0.0, z)
+
+
+def robust_z_masked(values: np.ndarray, mask: np.ndarray, min_scale: float) -> np.ndarray:
+    """Median / MAD z-scores per row over the masked cells only (others give 0)."""
+    masked = np.where(mask, values, np.nan)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # rows with nothing to judge
+        median = np.nanmedian(masked, axis=1, keepdims=True)
+        scale = 1.4826 * np.nanmedian(np.abs(masked - median), axis=1, keepdims=True)
+    scale = np.maximum(np.nan_to_num(scale, nan=0.0), min_scale)
+    return np.where(mask, (values - np.nan_to_num(median)) / scale, 0.0)
+
+
+def months_empty_before(series: np.ndarray) -> np.ndarray:
+    """For each month, how many empty months come right before it."""
+    empty = series < HALF_CENT
+    run = np.zeros(series.shape)
+    for column in range(1, series.shape[1]):
+        run[:, column] = np.where(empty[:, column - 1], run[:, column - 1] + 1, 0)
+    return run
+
+
+def skipped_month(series: np.ndarray) -> np.ndarray:
+    """Empty months of customers who skip months now and then (at least two empty months in
+    the span): lumpiness, not an anomaly to act on."""
+    empty = series < HALF_CENT
+    return empty & (empty.sum(axis=1) >= 2)[:, None]
 
 
 def quantise(series: np.ndarray) -> np.ndarray:
