@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import pandas as pd
 
@@ -10,11 +11,21 @@ from .params import Params
 
 
 def _percent(value: float) -> str:
-    return f"{value * 100:+.0f} %".replace("-", "−")
+    return _percent_text(round(value * 100))
+
+
+@lru_cache(maxsize=4096)
+def _percent_text(whole_percent: int) -> str:
+    return f"{whole_percent:+d} %".replace("-", "−")
 
 
 def _p(value: float) -> str:
-    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
+    return "p < 0.001" if value < 0.001 else _p_text(round(value, 3))
+
+
+@lru_cache(maxsize=2048)
+def _p_text(rounded: float) -> str:
+    return f"p = {rounded:.3f}"
 
 
 def explain_one(fact: dict, params: Params) -> str:
@@ -61,9 +72,24 @@ COLUMNS = (
 
 
 def explanations(figures: pd.DataFrame, params: Params) -> list[str]:
-    # Plain lists and dicts: pandas' row objects would cost seconds on 100,000 customers.
-    columns = {name: figures[name].tolist() for name in COLUMNS}
-    return [
-        explain_one(dict(zip(COLUMNS, values, strict=True)), params)
-        for values in zip(*columns.values(), strict=True)
-    ]
+    # Plain lists: pandas' row objects would cost seconds on 100,000 customers. The common
+    # case, no significant decline, is written inline.
+    columns = [figures[name].tolist() for name in COLUMNS]
+    out = []
+    for values in zip(*columns, strict=True):
+        level, change, p_value, slope = values[0], values[6], values[7], values[9]
+        if (
+            level is not pd.NA
+            and level == 0
+            and not values[3]
+            and (p_value >= params.alpha or slope >= 0)
+        ):
+            change_text = (
+                "change over 12 months unknown"
+                if math.isnan(change)
+                else f"{_percent(change)} over 12 months"
+            )
+            out.append(f"No significant decline: {change_text}, {_p(p_value)}.")
+        else:
+            out.append(explain_one(dict(zip(COLUMNS, values, strict=True)), params))
+    return out
