@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from urllib.parse import urlparse
 
 import pytest
@@ -56,6 +57,17 @@ def _require_marked_services(request):
             connection.vendor == "postgresql",
             "needs PostgreSQL: run with DATABASE_URL=postgres://… (make test finds a local one)",
         )
+
+
+def wait_until_finished(model, pk: int, timeout: float = 60.0):
+    """Poll a row with ``is_finished`` (an upload, a run) until a worker finishes it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = model.objects.get(pk=pk)
+        if row.is_finished:
+            return row
+        time.sleep(0.1)
+    raise AssertionError(f"{model.__name__} {pk} still {row.status} after {timeout}s")
 
 
 @pytest.fixture(autouse=True)

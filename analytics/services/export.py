@@ -7,30 +7,11 @@ from datetime import date
 from decimal import Decimal
 from typing import TextIO
 
+from analytics.core import FIGURES
 from analytics.models import AnalysisRun, Anomaly, CustomerResult
 
-RESULT_COLUMNS: tuple[str, ...] = (
-    "customer_id",
-    "decline_level",
-    "segment",
-    "slope",
-    "slope_low",
-    "slope_high",
-    "relative_change_12m",
-    "p_value",
-    "revenue_mean",
-    "revenue_std",
-    "cv",
-    "resid_std",
-    "seasonal_strength",
-    "active_months",
-    "n_months",
-    "churned",
-    "onset_month",
-    "revenue_at_risk",
-    "anomaly_count",
-    "explanation",
-)
+# INTERFACES.md's order: the core's figures with the segment after the level.
+RESULT_COLUMNS: tuple[str, ...] = ("customer_id", FIGURES[0], "segment", *FIGURES[1:])
 ANOMALY_EXPORT_COLUMNS: tuple[str, ...] = ("customer_id", "month", "revenue", "expected", "zscore")
 BATCH = 5000
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from celery import chord
 
@@ -18,6 +16,7 @@ from analytics.services import (
 )
 from analytics.tasks import analysis_chunk_task, analysis_finish_task
 from customers.models import Customer
+from tests.conftest import wait_until_finished as wait_for_worker
 
 from .helpers import import_portfolio
 
@@ -33,14 +32,8 @@ def portfolio(team_a, settings):
     return import_portfolio(team_a, customers=CUSTOMERS, seed=11)
 
 
-def wait_until_finished(run_id: int, timeout: float = 60.0) -> AnalysisRun:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = AnalysisRun.objects.get(pk=run_id)
-        if run.is_finished:
-            return run
-        time.sleep(0.1)
-    raise AssertionError(f"run {run_id} still {run.status} after {timeout}s")
+def wait_until_finished(pk: int):
+    return wait_for_worker(AnalysisRun, pk)
 
 
 def no_duplicates(run: AnalysisRun) -> None:

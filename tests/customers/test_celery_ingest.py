@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from customers.models import Customer, RevenueRecord, Upload, UploadStatus
 from customers.services import upload_confirm, upload_create
 from customers.tasks import upload_ingest_task
+from tests.conftest import wait_until_finished as wait_for_worker
 
 # The worker thread needs a database server it can share with the test: SQLite's
 # in-memory test database is not one.
@@ -19,14 +18,8 @@ CSV = b"customer_id,date,amount\n" + b"".join(
 )
 
 
-def wait_until_finished(upload_id: int, timeout: float = 30.0) -> Upload:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        upload = Upload.objects.get(pk=upload_id)
-        if upload.is_finished:
-            return upload
-        time.sleep(0.1)
-    raise AssertionError(f"upload {upload_id} still {upload.status} after {timeout}s")
+def wait_until_finished(pk: int):
+    return wait_for_worker(Upload, pk)
 
 
 def test_confirmed_upload_is_imported_by_the_worker(celery_worker, team_a):
