@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import models
 
 from accounts.models import Team
+from analytics.core import CHART_SERIES
 from customers.models import Customer
 
 # Per-customer money (a mean, a standard deviation, a year's revenue at risk) and anomaly
@@ -22,7 +23,7 @@ from customers.models import Customer
 MONEY_DIGITS = 18
 MONEY_PLACES = 2
 # The order of the series packed into CustomerResult.components.
-COMPONENTS: tuple[str, ...] = ("trend", "seasonal", "expected")
+COMPONENTS: tuple[str, ...] = CHART_SERIES
 
 LEVEL_LABELS = {
     0: "Stable or growing",
@@ -234,8 +235,8 @@ class CustomerResult(_RunResult):
     anomaly_count = models.PositiveSmallIntegerField(default=0)
     explanation = models.TextField(blank=True)
     # The chart's series: float32 little-endian, COMPONENTS × the run's months, NaN outside
-    # the customer's span. Binary, because JSON text of 100,000 × 108 floats costs seconds to
-    # build and three times the space; ``series()`` decodes it.
+    # the customer's span (see analytics.core.CHART_SERIES). Binary: JSON text of 100,000 ×
+    # 288 floats costs seconds to build and three times the space; ``series()`` decodes it.
     components = models.BinaryField(null=True, blank=True)
 
     class Meta:
@@ -258,7 +259,7 @@ class CustomerResult(_RunResult):
         return f"Run #{self.run_id}, customer {self.customer_id}: level {self.decline_level}"
 
     def series(self) -> dict[str, list[float | None]]:
-        """{"trend": [...], "seasonal": [...], "expected": [...]} over the run's months,
+        """{name: [...] for each of COMPONENTS} over the run's months,
         None outside the customer's span (or when there is nothing stored)."""
         if not self.components:
             return {name: [] for name in COMPONENTS}

@@ -4,12 +4,13 @@ arrays and data frames; the same input and parameters give identical output."""
 
 from __future__ import annotations
 
-from .analyze import CoreResult, analyze_portfolio, span_lengths
+from .analyze import CHART_SERIES, CoreResult, analyze_portfolio, span_lengths
 from .params import ANOMALY_COLUMNS, FIGURES, Params
 from .segments import SegmentResult, segment_portfolio
 
 __all__ = [
     "ANOMALY_COLUMNS",
+    "CHART_SERIES",
     "FIGURES",
     "CoreResult",
     "Params",

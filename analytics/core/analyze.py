@@ -25,6 +25,19 @@ TEST_WINDOW = 24  # months the trend test and the Theil–Sen slope look at
 HORIZON = 12  # months of revenue at risk
 ROW_BLOCK = 8192  # rows per block of the pairwise steps (bounds memory)
 TASK_ROWS = 8192  # rows analysed together by one thread
+MOVING_AVERAGE_MONTHS = 3
+# Per-customer series for the diagnostics chart, each shaped like the matrix (NaN outside
+# the customer's span; the Theil–Sen lines only over the test window).
+CHART_SERIES: tuple[str, ...] = (
+    "trend",
+    "seasonal",
+    "expected",
+    "underlying",
+    "theil_sen",
+    "theil_sen_low",
+    "theil_sen_high",
+    "moving_average",
+)
 MAX_THREADS = 8
 # Revenue is money: less than half a cent in a month is no revenue, so a month's activity
 # cannot hinge on a rounding error.
@@ -57,7 +70,7 @@ def analyze_portfolio(matrix: np.ndarray, months: pd.DatetimeIndex, params: Para
         raise ValueError(f"{width} matrix columns but {len(months)} months")
     spans = span_lengths(matrix)
     out = _empty_figures(rows)
-    components = {k: np.full((rows, width), np.nan) for k in ("trend", "seasonal", "expected")}
+    components = {k: np.full((rows, width), np.nan) for k in CHART_SERIES}
     anomaly_parts = []
     tasks = _row_tasks(spans)
 
@@ -140,12 +153,36 @@ def analyze_group(series: np.ndarray, params: Params) -> GroupResult:
         "months_since_last_revenue": churn["gap"],
         "activity_before_gap": churn["activity"],
     }
-    return GroupResult(
-        figures,
-        {"trend": trend, "seasonal": seasonal, "expected": expected},
-        anomalies,
-        z,
-    )
+    chart = {"trend": trend, "seasonal": seasonal, "expected": expected, "underlying": fit.fitted}
+    chart.update(_theil_sen_lines(deseasonalised[:, -window:], tests, length))
+    chart["moving_average"] = _trailing_mean(series, MOVING_AVERAGE_MONTHS)
+    return GroupResult(figures, chart, anomalies, z)
+
+
+def _theil_sen_lines(window: np.ndarray, tests: dict, length: int) -> dict[str, np.ndarray]:
+    """The Theil–Sen line over the test window and its band (the interval's slopes), all
+    through the window's centre and median, as scipy places the line; NaN before it."""
+    steps = np.arange(window.shape[1]) - (window.shape[1] - 1) / 2.0
+    centre = row_median(window)[:, None]
+    lines = {}
+    for name, slope in (
+        ("theil_sen", "slope"),
+        ("theil_sen_low", "slope_low"),
+        ("theil_sen_high", "slope_high"),
+    ):
+        line = np.full((len(window), length), np.nan)
+        line[:, length - window.shape[1] :] = centre + tests[slope][:, None] * steps[None, :]
+        lines[name] = line
+    return lines
+
+
+def _trailing_mean(series: np.ndarray, months: int) -> np.ndarray:
+    """Mean of each month and the months - 1 before it (NaN until there are enough)."""
+    cumulative = np.cumsum(np.pad(series, ((0, 0), (1, 0))), axis=1)
+    out = np.full(series.shape, np.nan)
+    if series.shape[1] >= months:
+        out[:, months - 1 :] = (cumulative[:, months:] - cumulative[:, :-months]) / months
+    return out
 
 
 def _basics(series: np.ndarray, params: Params) -> dict[str, np.ndarray]:

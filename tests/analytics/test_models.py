@@ -9,6 +9,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from analytics.models import (
+    COMPONENTS,
     AnalysisRun,
     CustomerResult,
     RunFinishedError,
@@ -100,15 +101,16 @@ def test_current_run_is_the_latest_succeeded_run_of_the_team(team_a, team_b):
 
 
 def test_series_decodes_the_packed_components(team_a, customer):
-    values = np.array([[1.5, np.nan, 3.0], [0.0, -1.0, 2.0], [1.5, np.nan, 5.0]], dtype="<f4")
+    # one row per chart series, each row distinct: 3 months
+    values = np.array(
+        [[float(i), np.nan, float(i) + 0.5] for i in range(len(COMPONENTS))], dtype="<f4"
+    )
     result = CustomerResult.objects.create(
         run=make_run(team_a), customer=customer, components=values.tobytes()
     )
     result.refresh_from_db()
     assert result.series() == {
-        "trend": [1.5, None, 3.0],
-        "seasonal": [0.0, -1.0, 2.0],
-        "expected": [1.5, None, 5.0],
+        name: [float(i), None, float(i) + 0.5] for i, name in enumerate(COMPONENTS)
     }
 
 

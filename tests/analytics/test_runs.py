@@ -8,7 +8,7 @@ import pytest
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from analytics.core import Params
+from analytics.core import CHART_SERIES, Params
 from analytics.models import (
     AnalysisChunk,
     AnalysisRun,
@@ -104,7 +104,7 @@ def test_results_keep_the_figures_and_chart_series(
     run = start(team_a, django_capture_on_commit_callbacks)
     result = CustomerResult.objects.filter(run=run, decline_level__isnull=False).first()
     series = result.series()
-    assert set(series) == {"trend", "seasonal", "expected"}
+    assert set(series) == set(CHART_SERIES)
     assert all(len(values) == len(run.months) for values in series.values())
     assert result.explanation
     assert result.n_months <= len(run.months)

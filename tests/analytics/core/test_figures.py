@@ -162,3 +162,27 @@ def test_alpha_decides_significance():
     assert 1e-9 < strict["p_value"] == loose["p_value"] < 0.5
     assert strict["decline_level"] == 0
     assert loose["decline_level"] >= 1
+
+
+def test_chart_series_for_a_clean_line():
+    revenue = 1575.0 - 25.0 * t
+    result = run(revenue)
+    chart = {name: values[0] for name, values in result.components.items()}
+    # the Theil–Sen line and its band cover the last 24 months; a clean line is its own fit
+    assert np.isnan(chart["theil_sen"][:12]).all()
+    assert np.allclose(chart["theil_sen"][12:], revenue[12:], atol=1e-6)
+    assert np.allclose(chart["theil_sen_low"][12:], revenue[12:], atol=1e-6)
+    assert np.allclose(chart["underlying"], revenue, atol=1e-6)
+    assert np.isnan(chart["moving_average"][:2]).all()
+    assert chart["moving_average"][2] == pytest.approx(revenue[:3].mean())
+    assert np.allclose(chart["expected"], chart["trend"] + chart["seasonal"])
+
+
+def test_chart_band_brackets_the_theil_sen_line_for_a_noisy_decline():
+    rng = np.random.default_rng(5)
+    revenue = 2000.0 - 20.0 * t + rng.normal(0, 150, 36)
+    chart = {name: values[0] for name, values in run(revenue).components.items()}
+    last = chart["theil_sen_low"][-1], chart["theil_sen"][-1], chart["theil_sen_high"][-1]
+    first = chart["theil_sen_low"][12], chart["theil_sen"][12], chart["theil_sen_high"][12]
+    assert last[0] < last[1] < last[2]  # lower slope ends lower after the pivot
+    assert first[0] > first[1] > first[2]  # and starts higher before it
