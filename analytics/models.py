@@ -234,9 +234,9 @@ class CustomerResult(_RunResult):
     )
     anomaly_count = models.PositiveSmallIntegerField(default=0)
     explanation = models.TextField(blank=True)
-    # The chart's series: float32 little-endian, COMPONENTS × the run's months, NaN outside
-    # the customer's span (see analytics.core.CHART_SERIES). Binary: JSON text of 100,000 ×
-    # 288 floats costs seconds to build and three times the space; ``series()`` decodes it.
+    # The chart's series, COMPONENTS × the run's months, NaN outside the customer's span
+    # (see analytics.core.CHART_SERIES), packed by ``pack_series``: JSON text of 100,000 ×
+    # 288 floats costs seconds to build and several times the space; ``series()`` decodes it.
     components = models.BinaryField(null=True, blank=True)
 
     class Meta:
@@ -263,11 +263,29 @@ class CustomerResult(_RunResult):
         None outside the customer's span (or when there is nothing stored)."""
         if not self.components:
             return {name: [] for name in COMPONENTS}
-        values = np.frombuffer(bytes(self.components), dtype="<f4").reshape(len(COMPONENTS), -1)
+        values = unpack_series(bytes(self.components), len(COMPONENTS))
         return {
             name: [None if np.isnan(v) else float(v) for v in row]
             for name, row in zip(COMPONENTS, values, strict=True)
         }
+
+
+def pack_series(stacked: np.ndarray) -> np.ndarray:
+    """Chart series (customers × series × months) as bytes per customer: a float32 scale
+    (the customer's largest absolute value) then float16 values relative to it. A chart
+    needs a thousandth of the range, not float32's millionth, and half the bytes halve the
+    time the analysis spends writing them."""
+    magnitude = np.where(np.isnan(stacked), 0.0, np.abs(stacked)).max(axis=(1, 2))
+    scale = np.where(np.isfinite(magnitude) & (magnitude > 0), magnitude, 1.0)
+    relative = (stacked / scale[:, None, None]).astype("<f2").reshape(len(stacked), -1)
+    header = scale.astype("<f4")[:, None].view(np.uint8)
+    return np.hstack([header, relative.view(np.uint8)])
+
+
+def unpack_series(blob: bytes, count: int) -> np.ndarray:
+    scale = np.frombuffer(blob[:4], dtype="<f4")[0]
+    relative = np.frombuffer(blob[4:], dtype="<f2").reshape(count, -1)
+    return relative.astype(np.float64) * float(scale)
 
 
 class Anomaly(_RunResult):

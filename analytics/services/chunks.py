@@ -27,6 +27,7 @@ from analytics.models import (
     ChunkStatus,
     CustomerResult,
     RunStatus,
+    pack_series,
 )
 from customers.ingest.writing import load_frame
 
@@ -124,7 +125,7 @@ def result_frames(
     results["onset_month"] = nullable_dates(figures["onset_month"])
     results["explanation"] = figures["explanation"].fillna("").astype(str).to_numpy(dtype=object)
     stacked = np.stack([result.components[name] for name in COMPONENTS], axis=1)
-    results["components"] = binary_column(stacked.reshape(len(ids), -1).astype("<f4"))
+    results["components"] = binary_column(pack_series(stacked))
 
     found = result.anomalies
     anomalies = pd.DataFrame(

@@ -16,6 +16,7 @@ from analytics.models import (
     RunStatus,
     Segment,
     current_run,
+    pack_series,
 )
 from customers.models import Customer
 
@@ -102,16 +103,28 @@ def test_current_run_is_the_latest_succeeded_run_of_the_team(team_a, team_b):
 
 def test_series_decodes_the_packed_components(team_a, customer):
     # one row per chart series, each row distinct: 3 months
-    values = np.array(
-        [[float(i), np.nan, float(i) + 0.5] for i in range(len(COMPONENTS))], dtype="<f4"
-    )
+    values = np.array([[1000.0 * i, np.nan, 1000.0 * i + 0.5] for i in range(len(COMPONENTS))])
+    packed = pack_series(values[None, :, :])[0].tobytes()
     result = CustomerResult.objects.create(
-        run=make_run(team_a), customer=customer, components=values.tobytes()
+        run=make_run(team_a), customer=customer, components=packed
     )
     result.refresh_from_db()
-    assert result.series() == {
-        name: [float(i), None, float(i) + 0.5] for i, name in enumerate(COMPONENTS)
-    }
+    series = result.series()
+    assert list(series) == list(COMPONENTS)
+    largest = 1000.0 * (len(COMPONENTS) - 1) + 0.5
+    for i, name in enumerate(COMPONENTS):
+        assert series[name][1] is None
+        # float16 relative to the largest value: within a thousandth of it
+        assert series[name][0] == pytest.approx(1000.0 * i, abs=largest * 1e-3)
+        assert series[name][2] == pytest.approx(1000.0 * i + 0.5, abs=largest * 1e-3)
+
+
+def test_packed_series_of_an_all_empty_customer_decode_to_none(team_a, customer):
+    packed = pack_series(np.full((1, len(COMPONENTS), 4), np.nan))[0].tobytes()
+    result = CustomerResult.objects.create(
+        run=make_run(team_a), customer=customer, components=packed
+    )
+    assert all(values == [None] * 4 for values in result.series().values())
 
 
 def test_run_months_cover_the_window(team_a):
