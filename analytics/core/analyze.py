@@ -153,10 +153,29 @@ def analyze_group(series: np.ndarray, params: Params) -> GroupResult:
         "months_since_last_revenue": churn["gap"],
         "activity_before_gap": churn["activity"],
     }
+    _blank_insufficient(figures, basics["insufficient"])
     chart = {"trend": trend, "seasonal": seasonal, "expected": expected, "underlying": fit.fitted}
     chart.update(_theil_sen_lines(deseasonalised[:, -window:], tests, length))
     chart["moving_average"] = _trailing_mean(series, MOVING_AVERAGE_MONTHS)
     return GroupResult(figures, chart, anomalies, z)
+
+
+# Trend figures of a customer with too little data would be noise: they stay empty, as
+# its level does; the descriptive figures (mean, spread, months) are kept.
+UNJUDGED = (
+    "slope",
+    "slope_low",
+    "slope_high",
+    "p_value",
+    "relative_change_12m",
+    "resid_std",
+    "seasonal_strength",
+)
+
+
+def _blank_insufficient(figures: dict[str, np.ndarray], insufficient: np.ndarray) -> None:
+    for name in UNJUDGED:
+        figures[name] = np.where(insufficient, np.nan, figures[name])
 
 
 def _theil_sen_lines(window: np.ndarray, tests: dict, length: int) -> dict[str, np.ndarray]:

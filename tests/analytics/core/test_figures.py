@@ -186,3 +186,12 @@ def test_chart_band_brackets_the_theil_sen_line_for_a_noisy_decline():
     first = chart["theil_sen_low"][12], chart["theil_sen"][12], chart["theil_sen_high"][12]
     assert last[0] < last[1] < last[2]  # lower slope ends lower after the pivot
     assert first[0] > first[1] > first[2]  # and starts higher before it
+
+
+def test_insufficient_data_leaves_the_trend_figures_empty():
+    row = np.full(36, np.nan)
+    row[-4:] = [100.0, 900.0, 50.0, 2000.0]
+    figures = one(row)
+    for name in ("slope", "slope_low", "slope_high", "p_value", "relative_change_12m"):
+        assert np.isnan(figures[name]), name
+    assert figures["revenue_mean"] == pytest.approx(762.5) and figures["n_months"] == 4
