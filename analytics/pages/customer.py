@@ -1,0 +1,27 @@
+"""The customer diagnostics page `/t/<team>/customers/<customer_id>/`."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from accounts.access import team_view
+from accounts.models import Team
+from analytics.services.customer import customer_diagnostics
+
+TEMPLATE = "analytics/customer_detail.html"
+
+
+@team_view()
+@require_GET
+def customer_detail(request: HttpRequest, team: Team, customer_id: str) -> HttpResponse:
+    """``customer_id`` is the uploaded id, decoded from the URL (it may hold "/")."""
+    diagnostics = customer_diagnostics(team=team, external_id=customer_id)
+    if diagnostics is None:
+        raise Http404("No such customer.")
+    return render(
+        request,
+        TEMPLATE,
+        {"diagnostics": diagnostics, "chart_data": diagnostics.chart_data()},
+    )

@@ -1,0 +1,95 @@
+"""The risk table `/t/<team>/customers/` and its CSV export."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET
+
+from accounts.access import team_view
+from accounts.models import Team
+from analytics.models import current_run
+from analytics.risk import LEVEL_CHOICES, SORT_COLUMNS, RiskQuery, risk_csv_rows, risk_page
+
+TEMPLATE = "analytics/customers.html"
+
+
+@team_view()
+@require_GET
+def customer_list(request: HttpRequest, team: Team) -> HttpResponse:
+    """The whole page, or only the table for an HTMX swap (same checks: ``team_view``).
+
+    A history restore (back button after the cache missed) gets the whole page: htmx swaps
+    it into the body.
+    """
+    query = RiskQuery.from_params(request.GET)
+    run = current_run(team)
+    base_url = reverse("customer_list", args=[team.slug])
+    page = risk_page(run=run, query=query, team_slug=team.slug) if run else None
+    htmx = getattr(request, "htmx", None)
+    partial = bool(htmx) and not htmx.history_restore_request
+    context = {
+        "run": run,
+        "query": query,
+        "page": page,
+        "partial": partial,
+        "base_url": base_url,
+        "columns": _columns(query, base_url),
+        "level_choices": LEVEL_CHOICES,
+        "export_url": query.url(reverse("customer_export", args=[team.slug]), page=1),
+    }
+    if page is not None:
+        context["previous_url"] = query.url(base_url, page=page.number - 1)
+        context["next_url"] = query.url(base_url, page=page.number + 1)
+    response = render(request, f"{TEMPLATE}#risk-table" if partial else TEMPLATE, context)
+    # The same URL answers with a fragment or a page: caches must keep them apart.
+    patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
+    return response
+
+
+# The table's columns in order: (sort key or "" when not sortable, heading, numeric).
+COLUMNS: tuple[tuple[str, str, bool], ...] = (
+    ("", "Customer", False),
+    ("decline_level", "Level", False),
+    ("segment", "Segment", False),
+    ("revenue_at_risk", "Revenue at risk", True),
+    ("relative_change_12m", "12\u2011month change", True),
+    ("p_value", "p\u2011value", True),
+    ("slope", "Monthly slope", True),
+    ("revenue_mean", "Mean revenue", True),
+    ("cv", "CV", True),
+    ("active_months", "Active months", True),
+    ("onset_month", "Onset", True),
+    ("anomaly_count", "Anomalies", True),
+)
+
+
+def _columns(query: RiskQuery, base_url: str) -> list[dict]:
+    """Headings with the URL a click asks for and the current aria-sort."""
+    columns = []
+    for key, label, numeric in COLUMNS:
+        column = {"key": key, "label": label, "numeric": numeric, "url": "", "aria_sort": ""}
+        if key in SORT_COLUMNS:
+            column["url"] = query.url(base_url, sort=query.sort_toggled(key), page=1)
+            if query.sort_column == key:
+                column["aria_sort"] = "descending" if query.descending else "ascending"
+        columns.append(column)
+    return columns
+
+
+@team_view()
+@require_GET
+def customer_export(request: HttpRequest, team: Team) -> StreamingHttpResponse:
+    """The table as filtered and sorted, every page, as CSV (viewers may export)."""
+    query = RiskQuery.from_params(request.GET)
+    run = current_run(team)
+    response = StreamingHttpResponse(
+        risk_csv_rows(run=run, query=query), content_type="text/csv; charset=utf-8"
+    )
+    name = (
+        f"revtrend-{team.slug}-run-{run.pk}-customers.csv" if run else f"revtrend-{team.slug}.csv"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

@@ -1,0 +1,304 @@
+"""The risk table: one run's customer results filtered, sorted and paged from a query string.
+
+The query string is the whole state of the table (INTERFACES.md: ``level``, ``segment``, ``q``,
+``sort``, ``page``), so a pushed URL, a bookmark or the back button renders the same table.
+Unknown or malformed values are ignored, never an error: the URL is user input.
+
+Speed at 100k customers:
+- one query for the page's rows (the customer id joined in, the large ``components`` and
+  ``explanation`` columns left out) and one for the run's segment names;
+- no ``COUNT(*)``: the total comes from the run's stored counts when it is known without
+  counting (no filter, a level alone, a segment alone); otherwise the page fetches one row more
+  than it shows to know whether there is a next page;
+- sorts always end with the primary key so that pages are stable.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from urllib.parse import quote, urlencode
+
+from django.db.models import F, QuerySet
+from django.urls import NoReverseMatch, reverse
+
+from analytics.models import LEVEL_LABELS, AnalysisRun, CustomerResult, Segment
+from analytics.services.export import BATCH, RESULT_COLUMNS, cell
+
+PAGE_SIZE = 50
+DEFAULT_SORT = "-revenue_at_risk"
+LEVEL_NONE = "none"
+LEVEL_CHOICES: tuple[tuple[str, str], ...] = (
+    *((str(level), f"{level} · {label}") for level, label in LEVEL_LABELS.items()),
+    (LEVEL_NONE, "Insufficient data"),
+)
+
+# Sortable columns → the direction a first click sorts in (the "worst first" direction).
+# Indexed: revenue_at_risk (run, -revenue_at_risk), decline_level (run, decline_level) and
+# segment (run, segment); the others sort the run's rows (a top-N sort in PostgreSQL).
+SORT_COLUMNS: dict[str, str] = {
+    "decline_level": "desc",
+    "segment": "asc",
+    "revenue_at_risk": "desc",
+    "relative_change_12m": "asc",
+    "p_value": "asc",
+    "slope": "asc",
+    "revenue_mean": "desc",
+    "cv": "desc",
+    "active_months": "desc",
+    "onset_month": "desc",
+    "anomaly_count": "desc",
+}
+NULLABLE_SORTS = {
+    "decline_level",
+    "segment",
+    "relative_change_12m",
+    "p_value",
+    "slope",
+    "revenue_mean",
+    "cv",
+    "onset_month",
+}
+ROW_FIELDS = (
+    "pk",
+    "customer_id",
+    "decline_level",
+    "segment",
+    "revenue_at_risk",
+    "relative_change_12m",
+    "p_value",
+    "slope",
+    "revenue_mean",
+    "cv",
+    "active_months",
+    "onset_month",
+    "anomaly_count",
+)
+
+
+@dataclass(frozen=True)
+class RiskQuery:
+    """The table's state, normalised: every field holds a valid value or its default."""
+
+    level: str = ""
+    segment: int | None = None
+    q: str = ""
+    sort: str = DEFAULT_SORT
+    page: int = 1
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> RiskQuery:
+        level = params.get("level", "").strip().lower()
+        if level not in {value for value, _ in LEVEL_CHOICES}:
+            level = ""
+        sort = params.get("sort", "").strip()
+        if sort.lstrip("-") not in SORT_COLUMNS:
+            sort = DEFAULT_SORT
+        return cls(
+            level=level,
+            segment=_small_int(params.get("segment"), minimum=0),
+            q=params.get("q", "").strip()[:100],
+            sort=sort,
+            page=_small_int(params.get("page"), minimum=1) or 1,
+        )
+
+    @property
+    def sort_column(self) -> str:
+        return self.sort.lstrip("-")
+
+    @property
+    def descending(self) -> bool:
+        return self.sort.startswith("-")
+
+    @property
+    def is_filtered(self) -> bool:
+        return bool(self.level or self.segment is not None or self.q)
+
+    def params(self, **changes) -> dict[str, str]:
+        """The non-default fields as query parameters, after applying ``changes``."""
+        state = replace(self, **changes)
+        pairs = {
+            "level": state.level,
+            "segment": "" if state.segment is None else str(state.segment),
+            "q": state.q,
+            "sort": "" if state.sort == DEFAULT_SORT else state.sort,
+            "page": "" if state.page == 1 else str(state.page),
+        }
+        return {key: value for key, value in pairs.items() if value}
+
+    def url(self, base: str, **changes) -> str:
+        query = urlencode(self.params(**changes))
+        return f"{base}?{query}" if query else base
+
+    def sort_toggled(self, column: str) -> str:
+        """The sort a click on ``column``'s header asks for."""
+        if column == self.sort_column:
+            return column if self.descending else f"-{column}"
+        return f"-{column}" if SORT_COLUMNS[column] == "desc" else column
+
+
+def _small_int(value: str | None, *, minimum: int) -> int | None:
+    if value is None or not value.strip().isdigit():
+        return None
+    number = int(value.strip())
+    return number if minimum <= number <= 1_000_000 else None
+
+
+@dataclass
+class RiskPage:
+    rows: list[dict]
+    number: int
+    page_size: int
+    has_next: bool
+    # None when knowing it would need a COUNT(*) (a search, or level and segment together).
+    total: int | None
+    segments: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def pages(self) -> int | None:
+        if self.total is None:
+            return None
+        return max(1, -(-self.total // self.page_size))
+
+    @property
+    def first_index(self) -> int:
+        return (self.number - 1) * self.page_size + 1 if self.rows else 0
+
+    @property
+    def last_index(self) -> int:
+        return (self.number - 1) * self.page_size + len(self.rows)
+
+
+def risk_results(*, run: AnalysisRun, query: RiskQuery) -> QuerySet[CustomerResult]:
+    """The run's results matching ``query``'s filters, in its sort order (no paging)."""
+    results = CustomerResult.objects.filter(run=run)
+    if query.level == LEVEL_NONE:
+        results = results.filter(decline_level__isnull=True)
+    elif query.level:
+        results = results.filter(decline_level=int(query.level))
+    if query.segment is not None:
+        results = results.filter(segment=query.segment)
+    if query.q:
+        results = results.filter(customer__external_id__icontains=query.q)
+    return results.order_by(*_ordering(query))
+
+
+def _ordering(query: RiskQuery) -> list:
+    column = F(query.sort_column)
+    if query.sort_column in NULLABLE_SORTS:
+        # Nulls (insufficient data, no onset) last in both directions, on both databases.
+        order = column.desc(nulls_last=True) if query.descending else column.asc(nulls_last=True)
+    else:
+        order = column.desc() if query.descending else column.asc()
+    return [order, "pk"]
+
+
+def risk_page(
+    *, run: AnalysisRun, query: RiskQuery, team_slug: str, page_size: int | None = None
+) -> RiskPage:
+    """One page of the table: two queries (segments, rows), whatever the page size."""
+    page_size = page_size or PAGE_SIZE
+    # order_by: the model orders by run, which would join the runs table for nothing.
+    segments_query = Segment.objects.filter(run=run).order_by("number")
+    segment_rows = list(segments_query.values_list("number", "name", "size"))
+    segments = {number: name for number, name, _ in segment_rows}
+    sizes = {number: size for number, _, size in segment_rows}
+    total = _known_total(run=run, query=query, segment_sizes=sizes)
+    number = query.page
+    if total is not None:
+        number = min(number, max(1, -(-total // page_size)))
+    start = (number - 1) * page_size
+    rows = list(
+        risk_results(run=run, query=query)
+        .annotate(external_id=F("customer__external_id"))
+        .values(*ROW_FIELDS, "external_id")[start : start + page_size + 1]
+    )
+    has_next = len(rows) > page_size
+    rows = rows[:page_size]
+    if total is None and number == 1 and not has_next:
+        total = len(rows)
+    url_for = customer_url_builder(team_slug=team_slug)
+    for row in rows:
+        row["segment_name"] = segments.get(row["segment"], "")
+        row["url"] = url_for(row["external_id"])
+    return RiskPage(rows, number, page_size, has_next, total, segments)
+
+
+def _known_total(
+    *, run: AnalysisRun, query: RiskQuery, segment_sizes: dict[int, int]
+) -> int | None:
+    """The number of matching rows when the run already knows it, else None."""
+    if query.q or (query.level and query.segment is not None):
+        return None
+    if query.level:
+        by_level = {
+            "0": run.level_0_count,
+            "1": run.level_1_count,
+            "2": run.level_2_count,
+            "3": run.level_3_count,
+            LEVEL_NONE: run.insufficient_count,
+        }
+        return by_level[query.level]
+    if query.segment is not None:
+        return segment_sizes.get(query.segment, 0)
+    return run.customers_count
+
+
+def customer_url_builder(*, team_slug: str) -> Callable[[str], str]:
+    """external id → the customer's diagnostics page, through the ``customer_detail`` route
+    when it exists, else ``/t/<team>/customers/<id>/`` with the id URL-encoded."""
+    base = reverse("customer_list", args=[team_slug])
+
+    def encoded(external_id: str) -> str:
+        return f"{base}{quote(external_id, safe='')}/"
+
+    def routed(external_id: str) -> str:
+        try:
+            return reverse("customer_detail", args=[team_slug, external_id])
+        except NoReverseMatch:  # an id its converter refuses, e.g. one holding "/"
+            return encoded(external_id)
+
+    try:
+        reverse("customer_detail", args=[team_slug, "x"])
+    except NoReverseMatch:
+        return encoded
+    return routed
+
+
+# --- CSV export -----------------------------------------------------------------------------
+
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$|^[-+]?inf$|^nan$")
+
+
+def neutralise(value):
+    """``'`` before a text cell a spreadsheet would run as a formula; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not NUMBER.match(value):
+        return f"'{value}"
+    return value
+
+
+class _Echo:
+    """A file-like object whose write returns the text, for streaming csv.writer output."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def risk_csv_rows(*, run: AnalysisRun | None, query: RiskQuery) -> Iterator[str]:
+    """The filtered table as CSV lines, export_results's columns and cell format, all pages."""
+    writer = csv.writer(_Echo(), lineterminator="\n")
+    yield writer.writerow(RESULT_COLUMNS)
+    if run is None:
+        return
+    fields = ["customer__external_id", *RESULT_COLUMNS[1:]]
+    rows: Iterable = risk_results(run=run, query=query).values_list(*fields)
+    for row in rows.iterator(chunk_size=BATCH):
+        yield writer.writerow([neutralise(cell(value)) for value in row])

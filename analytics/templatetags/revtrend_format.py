@@ -1,0 +1,100 @@
+"""Number formatting shared by every page: ``{% load revtrend_format %}``.
+
+The rules (one place, so the dashboard, the table and the diagnostics agree):
+- ``money``: thousands separators; whole units from 1,000 up (``12,346``), cents below
+  (``845.20``), because cents matter only where the amount is small; zero is ``0``. No
+  currency symbol: a team's data carries none.
+- ``percent``: a fraction shown as a signed percentage with a real minus sign (U+2212) and a
+  no-break space: ``−34 %``, ``+12 %``, ``0 %``; one decimal under 10 % (``−3.4 %``).
+- ``pvalue``: three decimals, ``< 0.001`` below that.
+- ``signed``: a plain figure (slope in currency per month) with a real minus, thousands
+  separators and ``decimals`` places (default 1).
+- ``level_badge``: the decline level as text (``3 · Sharp decline``, ``Insufficient data``)
+  with a coloured mark from ``--level-0..3`` / ``--level-none``: never colour alone.
+Missing values (None, NaN) show as an en dash.
+"""
+
+from __future__ import annotations
+
+import math
+
+from django import template
+from django.utils.html import format_html
+
+from analytics.models import LEVEL_LABELS
+
+register = template.Library()
+
+MINUS = "\u2212"
+NBSP = "\u00a0"
+MISSING = "–"
+
+
+def _number(value) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def _with_minus(text: str) -> str:
+    return text.replace("-", MINUS)
+
+
+@register.filter
+def money(value) -> str:
+    number = _number(value)
+    if number is None:
+        return MISSING
+    if number == 0:
+        return "0"
+    places = 0 if abs(number) >= 1000 else 2
+    return _with_minus(f"{number:,.{places}f}")
+
+
+@register.filter
+def percent(value) -> str:
+    number = _number(value)
+    if number is None:
+        return MISSING
+    pct = number * 100
+    places = 1 if abs(pct) < 10 else 0
+    text = f"{pct:,.{places}f}"
+    if float(text.replace(",", "")) == 0:
+        return f"0{NBSP}%"
+    sign = "+" if pct > 0 else ""
+    return f"{sign}{_with_minus(text)}{NBSP}%"
+
+
+@register.filter
+def pvalue(value) -> str:
+    number = _number(value)
+    if number is None:
+        return MISSING
+    if number < 0.001:
+        return f"<{NBSP}0.001"
+    return f"{number:.3f}"
+
+
+@register.filter
+def signed(value, decimals: int = 1) -> str:
+    number = _number(value)
+    if number is None:
+        return MISSING
+    return _with_minus(f"{number:,.{int(decimals)}f}")
+
+
+@register.simple_tag
+def level_badge(level) -> str:
+    if level is None or level == "":
+        return format_html(
+            '<span class="level level-none" title="Too little history to judge">{}</span>',
+            "Insufficient data",
+        )
+    level = int(level)
+    return format_html(
+        '<span class="level level-{}">{} · {}</span>', level, level, LEVEL_LABELS[level]
+    )
