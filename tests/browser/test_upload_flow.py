@@ -60,7 +60,7 @@ def test_admin_uploads_maps_columns_and_watches_the_import_finish(
     assert page.locator("#upload-status progress").count() == 1
     screenshot(page, "upload-progress")
 
-    page.wait_for_selector("#upload-status[data-status=SUCCEEDED]", timeout=60_000)
+    page.wait_for_selector("#upload-status[data-status=SUCCEEDED]", timeout=120_000)
     assert page.locator("#upload-status progress").count() == 0
     summary = page.inner_text("#upload-status")
     assert "Rows imported\n150,000" in summary and "(900 new)" in summary

@@ -1,0 +1,160 @@
+"""The segments page's data: what a run stored about its segments, read, never recomputed.
+
+Two queries whatever the number of segments: the run's Segment rows (names, sizes, the mean
+features in original units and the z-scored profile the radar draws) and one aggregate over
+the run's results grouped by segment and level (the level mix). The only arithmetic is
+presentation: shares of the run's customers and the features turned back into their units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count
+
+from analytics.models import AnalysisRun, CustomerResult, Segment
+
+LEVELS: tuple[int, ...] = (0, 1, 2, 3)
+# Segment colours --segment-0..7 in the stylesheet, shared by the radar and the table.
+PALETTE_SIZE = 8
+
+# The radar's axes: the profile's keys (analytics.core.segments.FEATURES; a test keeps
+# them in step) and their labels.
+AXES: dict[str, str] = {
+    "log_revenue": "Revenue",
+    "relative_change_12m": "12-month change",
+    "cv": "Volatility (CV)",
+    "residual_share": "Residual share",
+    "activity": "Activity",
+    "seasonal_strength": "Seasonality",
+}
+
+
+@dataclass(frozen=True)
+class LevelMix:
+    """How many of a segment's customers are at each decline level."""
+
+    counts: tuple[int, int, int, int]  # levels 0..3
+    insufficient: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts) + self.insufficient
+
+    @property
+    def summary(self) -> str:
+        """The mix in words, for a screen reader: "level 0: 12, level 3: 2"."""
+        named = [*(f"level {level}" for level in LEVELS), "insufficient data"]
+        values = [*self.counts, self.insufficient]
+        return ", ".join(f"{n}: {c}" for n, c in zip(named, values, strict=True) if c)
+
+    def parts(self) -> list[dict]:
+        """Levels 0..3 then insufficient data, each with its count and share of the total."""
+        keys = [*(str(level) for level in LEVELS), "none"]
+        values = [*self.counts, self.insufficient]
+        total = self.total or 1
+        return [
+            {"level": key, "count": count, "percent": round(100 * count / total, 2)}
+            for key, count in zip(keys, values, strict=True)
+        ]
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    number: int
+    name: str
+    size: int
+    share: float | None  # of the run's customers
+    mean_revenue: float | None  # per month, the geometric mean the features hold
+    relative_change_12m: float | None
+    cv: float | None
+    residual_share: float | None
+    activity: float | None  # share of months with revenue
+    seasonal_strength: float | None
+    profile: dict[str, float | None]
+    mix: LevelMix
+
+    @property
+    def share_percent(self) -> float | None:
+        return None if self.share is None else 100 * self.share
+
+    @property
+    def colour(self) -> int:
+        return self.number % PALETTE_SIZE
+
+    @property
+    def activity_percent(self) -> float | None:
+        return None if self.activity is None else 100 * self.activity
+
+
+@dataclass(frozen=True)
+class SegmentOverview:
+    run: AnalysisRun
+    rows: list[SegmentRow]
+    # Customers in no segment (insufficient data is not clustered), with their level mix.
+    unsegmented: LevelMix = field(default_factory=lambda: LevelMix((0, 0, 0, 0)))
+
+    @property
+    def unsegmented_share_percent(self) -> float | None:
+        customers = self.run.customers_count
+        return 100 * self.unsegmented.total / customers if customers else None
+
+    def radar_data(self) -> dict:
+        """What static/js/segments_chart.js draws: one trace per segment over AXES."""
+        return {
+            "axes": list(AXES.values()),
+            "keys": list(AXES),
+            "segments": [
+                {
+                    "number": row.number,
+                    "name": row.name,
+                    "size": row.size,
+                    "values": [row.profile.get(key) for key in AXES],
+                }
+                for row in self.rows
+            ],
+        }
+
+
+def segment_overview(*, run: AnalysisRun) -> SegmentOverview:
+    mixes = _level_mixes(run)
+    segments = Segment.objects.filter(run=run).order_by("number")
+    rows = [_row(segment, run, mixes.pop(segment.number, None)) for segment in segments]
+    unsegmented = mixes.pop(None, LevelMix((0, 0, 0, 0)))
+    return SegmentOverview(run=run, rows=rows, unsegmented=unsegmented)
+
+
+def _level_mixes(run: AnalysisRun) -> dict[int | None, LevelMix]:
+    """{segment (None: no segment): its level mix}, from one grouped count."""
+    grouped = (
+        CustomerResult.objects.filter(run=run)
+        .values_list("segment", "decline_level")
+        .annotate(customers=Count("pk"))
+        .order_by()
+    )
+    counts: dict[int | None, dict[int | None, int]] = {}
+    for segment, level, customers in grouped:
+        counts.setdefault(segment, {})[level] = customers
+    return {
+        segment: LevelMix(tuple(by_level.get(level, 0) for level in LEVELS), by_level.get(None, 0))
+        for segment, by_level in counts.items()
+    }
+
+
+def _row(segment: Segment, run: AnalysisRun, mix: LevelMix | None) -> SegmentRow:
+    features = segment.features or {}
+    log_revenue = features.get("log_revenue")
+    return SegmentRow(
+        number=segment.number,
+        name=segment.name,
+        size=segment.size,
+        share=segment.size / run.customers_count if run.customers_count else None,
+        mean_revenue=None if log_revenue is None else 10.0**log_revenue,
+        relative_change_12m=features.get("relative_change_12m"),
+        cv=features.get("cv"),
+        residual_share=features.get("residual_share"),
+        activity=features.get("activity"),
+        seasonal_strength=features.get("seasonal_strength"),
+        profile=dict(segment.profile or {}),
+        mix=mix or LevelMix((0, 0, 0, 0)),
+    )
