@@ -44,7 +44,10 @@ def team_view(minimum_role: str = Role.VIEWER) -> Callable:
                 raise PermissionDenied(f"This needs the {Role(minimum_role).label} role.")
             request.team = membership.team
             request.membership = membership
-            request.session["last_team"] = membership.team.slug
+            if request.session.get("last_team") != membership.team.slug:
+                # Only on a change: assigning marks the session modified, and saving it
+                # on every page view was a database write per request.
+                request.session["last_team"] = membership.team.slug
             return view(request, membership.team, *args, **kwargs)
 
         return wrapper

@@ -26,6 +26,7 @@ from django.urls import NoReverseMatch, reverse
 
 from analytics.models import LEVEL_LABELS, AnalysisRun, CustomerResult, Segment
 from analytics.services.export import BATCH, RESULT_COLUMNS, cell
+from customers.models import Customer
 
 PAGE_SIZE = 50
 DEFAULT_SORT = "-revenue_at_risk"
@@ -215,10 +216,18 @@ def risk_page(
         number = min(number, max(1, -(-total // page_size)))
     start = (number - 1) * page_size
     rows = list(
-        risk_results(run=run, query=query)
-        .annotate(external_id=F("customer__external_id"))
-        .values(*ROW_FIELDS, "external_id")[start : start + page_size + 1]
+        risk_results(run=run, query=query).values(*ROW_FIELDS)[start : start + page_size + 1]
     )
+    # The page's ids in a second, tiny query: joining customers into the sorted query kept
+    # PostgreSQL from a top-N sort (it sorted every row of the run, spilling to disk).
+    rows = list(rows)
+    external_ids = dict(
+        Customer.objects.filter(pk__in=[row["customer_id"] for row in rows]).values_list(
+            "pk", "external_id"
+        )
+    )
+    for row in rows:
+        row["external_id"] = external_ids[row["customer_id"]]
     has_next = len(rows) > page_size
     rows = rows[:page_size]
     if total is None and number == 1 and not has_next:

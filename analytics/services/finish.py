@@ -15,6 +15,7 @@ from analytics.core import FIGURES, SegmentResult, segment_portfolio
 from analytics.models import (
     AnalysisChunk,
     AnalysisRun,
+    Anomaly,
     ChunkStatus,
     CustomerResult,
     RunStatus,
@@ -78,7 +79,19 @@ def _finish(run: AnalysisRun) -> str:
             timings=_timings(locked, segment_seconds, time.perf_counter() - clock, finished),
             **_counts(figures),
         )
+    _refresh_statistics()
     return RunStatus.SUCCEEDED
+
+
+def _refresh_statistics() -> None:
+    """A run adds up to a whole portfolio of rows at once; without fresh statistics the
+    planner guessed 95 rows for 75,000 and joined before sorting (measured 4× slower risk
+    pages). Autovacuum may be off or late, so the run asks for them itself."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for model in (CustomerResult, Anomaly):
+            cursor.execute(f"ANALYZE {model._meta.db_table}")
 
 
 def read_figures(*, run_id: int) -> tuple[np.ndarray, pd.DataFrame]:

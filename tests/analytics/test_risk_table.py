@@ -412,7 +412,9 @@ def test_query_count_does_not_grow_with_the_page_size_and_nothing_is_counted(
 def test_the_page_query_leaves_out_the_heavy_columns(
     viewer, team_a, run, django_assert_max_num_queries
 ):
-    with django_assert_max_num_queries(10) as captured:
+    # 11 on a first visit: the session is saved once (last team), and the page's ids
+    # come in their own query so the sorted query needs no join.
+    with django_assert_max_num_queries(11) as captured:
         viewer.get(list_url(team_a))
     rows_query = next(q for q in count_queries(captured) if "analytics_customerresult" in q)
     assert '"components"' not in rows_query and '"explanation"' not in rows_query
