@@ -4,16 +4,7 @@
 (function () {
   "use strict";
 
-  function cssVar(name, fallback) {
-    var value = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-    return value || fallback;
-  }
-
-  function withAlpha(hex, alpha) {
-    var m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex);
-    if (!m) return hex;
-    return "rgba(" + parseInt(m[1], 16) + "," + parseInt(m[2], 16) + "," + parseInt(m[3], 16) + "," + alpha + ")";
-  }
+  var cssVar = window.RevTrendCharts.cssVar, withAlpha = window.RevTrendCharts.withAlpha;
 
   function money(value) {
     if (value === null || value === undefined) return "–";

@@ -5,10 +5,7 @@
 (function () {
   "use strict";
 
-  function cssVar(name, fallback) {
-    var value = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-    return value || fallback;
-  }
+  var cssVar = window.RevTrendCharts.cssVar;
 
   function levelColour(level) {
     return level === null || level === undefined

@@ -4,19 +4,10 @@
 (function () {
   "use strict";
 
+  var cssVar = window.RevTrendCharts.cssVar, withAlpha = window.RevTrendCharts.withAlpha;
+
   var PALETTE_SIZE = 8;
   var FALLBACK = ["#1f5fbf", "#e08a00", "#2e9e6a", "#8e44ad", "#c0392b", "#138d9c", "#7f8c1a", "#b5467f"];
-
-  function cssVar(name, fallback) {
-    var value = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-    return value || fallback;
-  }
-
-  function withAlpha(hex, alpha) {
-    var m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex);
-    if (!m) return hex;
-    return "rgba(" + parseInt(m[1], 16) + "," + parseInt(m[2], 16) + "," + parseInt(m[3], 16) + "," + alpha + ")";
-  }
 
   function signed(value) {
     if (value === null || value === undefined) return "–";

@@ -1,0 +1,18 @@
+// What every chart script shares: the stylesheet's colours (so charts, badges and tables use
+// one palette) and colour helpers. Loaded before the page's own chart script.
+(function () {
+  "use strict";
+
+  function cssVar(name, fallback) {
+    var value = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+    return value || fallback;
+  }
+
+  function withAlpha(hex, alpha) {
+    var m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex);
+    if (!m) return hex;
+    return "rgba(" + parseInt(m[1], 16) + "," + parseInt(m[2], 16) + "," + parseInt(m[3], 16) + "," + alpha + ")";
+  }
+
+  window.RevTrendCharts = { cssVar: cssVar, withAlpha: withAlpha };
+})();
