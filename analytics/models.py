@@ -200,6 +200,21 @@ class _RunResult(models.Model):
         return super().delete(*args, **kwargs)
 
 
+# (column, index name suffix, nullable) for the risk table's sorts; see analytics/risk.py.
+RISK_SORT_INDEXES: tuple[tuple[str, str, bool], ...] = (
+    ("revenue_at_risk", "risk", False),
+    ("decline_level", "level", True),
+    ("relative_change_12m", "change", True),
+    ("p_value", "p", True),
+    ("slope", "slope", True),
+    ("revenue_mean", "mean", True),
+    ("cv", "cv", True),
+    ("active_months", "active", False),
+    ("onset_month", "onset", True),
+    ("anomaly_count", "anomalies", False),
+)
+
+
 class CustomerResult(_RunResult):
     """Every figure of METHOD.md for one customer in one run (the export's columns)."""
 
@@ -250,9 +265,25 @@ class CustomerResult(_RunResult):
         ]
         indexes = [
             # The risk table: a run's customers by money at stake, by level, by segment.
-            models.Index(fields=["run", "-revenue_at_risk"], name="result_run_risk"),
-            models.Index(fields=["run", "decline_level"], name="result_run_level"),
-            models.Index(fields=["run", "segment"], name="result_run_segment"),
+            # One index per sortable column of the risk table, (run, column, id): read
+            # forwards or backwards it gives a page in either direction without sorting the
+            # run. Nullable columns index only their values (the table lists empties last,
+            # in a second read). Not the segment: the finish step sets it on every row, and
+            # an unindexed column lets PostgreSQL update in place (HOT, see migration 0003).
+            *[
+                models.Index(
+                    fields=["run", column, "id"],
+                    name=f"result_sort_{short}",
+                    condition=models.Q(**{f"{column}__isnull": False}) if nullable else None,
+                )
+                for column, short, nullable in RISK_SORT_INDEXES
+            ],
+            # "Insufficient data" (level=none): the level index holds only levels.
+            models.Index(
+                fields=["run", "id"],
+                name="result_insufficient",
+                condition=models.Q(decline_level__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

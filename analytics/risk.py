@@ -178,6 +178,11 @@ class RiskPage:
 
 def risk_results(*, run: AnalysisRun, query: RiskQuery) -> QuerySet[CustomerResult]:
     """The run's results matching ``query``'s filters, in its sort order (no paging)."""
+    return risk_filtered(run=run, query=query).order_by(*_ordering(query))
+
+
+def risk_filtered(*, run: AnalysisRun, query: RiskQuery) -> QuerySet[CustomerResult]:
+    """The run's results matching ``query``'s filters, unordered."""
     results = CustomerResult.objects.filter(run=run)
     if query.level == LEVEL_NONE:
         results = results.filter(decline_level__isnull=True)
@@ -187,17 +192,44 @@ def risk_results(*, run: AnalysisRun, query: RiskQuery) -> QuerySet[CustomerResu
         results = results.filter(segment=query.segment)
     if query.q:
         results = results.filter(customer__external_id__icontains=query.q)
-    return results.order_by(*_ordering(query))
+    return results
 
 
 def _ordering(query: RiskQuery) -> list:
-    column = F(query.sort_column)
-    if query.sort_column in NULLABLE_SORTS:
-        # Nulls (insufficient data, no onset) last in both directions, on both databases.
-        order = column.desc(nulls_last=True) if query.descending else column.asc(nulls_last=True)
-    else:
-        order = column.desc() if query.descending else column.asc()
-    return [order, "pk"]
+    """Empty values last in both directions; ties in the sort's direction by pk, so one
+    index (run, column, id) serves a column both ways (scanned forwards or backwards)."""
+    column, pk = F(query.sort_column), F("pk")
+    if query.descending:
+        return [column.desc(nulls_last=True), pk.desc()]
+    return [column.asc(nulls_last=True), pk.asc()]
+
+
+def _page_rows(results: QuerySet, query: RiskQuery, start: int, count: int) -> list[dict]:
+    """``count`` rows from ``start`` in the query's order, index-friendly.
+
+    A nullable column is read in two parts: its values through the partial index
+    (run, column, id) WHERE column IS NOT NULL, then the rows without a value. An
+    ``ORDER BY … NULLS LAST`` in one query cannot use an index for both directions, and
+    PostgreSQL sorted the whole run for every page.
+    """
+    column = query.sort_column
+    # Plain ASC/DESC: with NULLS LAST, a backward index scan (which yields NULLS FIRST)
+    # would not match and PostgreSQL would sort, even where no null can occur.
+    order = [F(column).desc(), F("pk").desc()] if query.descending else [column, "pk"]
+    ordered = results.order_by(*order)
+    if column not in NULLABLE_SORTS:
+        return list(ordered.values(*ROW_FIELDS)[start : start + count])
+    present = ordered.filter(**{f"{column}__isnull": False})
+    rows = list(present.values(*ROW_FIELDS)[start : start + count])
+    if len(rows) == count:
+        return rows
+    # Past the last value: the empties follow. Counting the values is only needed for a
+    # page that starts among the empties.
+    values_before = start + len(rows) if rows else present.count()
+    empties = results.filter(**{f"{column}__isnull": True})
+    empties = empties.order_by("-pk" if query.descending else "pk")
+    offset = max(0, start - values_before)
+    return rows + list(empties.values(*ROW_FIELDS)[offset : offset + count - len(rows)])
 
 
 def risk_page(
@@ -215,12 +247,9 @@ def risk_page(
     if total is not None:
         number = min(number, max(1, -(-total // page_size)))
     start = (number - 1) * page_size
-    rows = list(
-        risk_results(run=run, query=query).values(*ROW_FIELDS)[start : start + page_size + 1]
-    )
+    rows = _page_rows(risk_filtered(run=run, query=query), query, start, page_size + 1)
     # The page's ids in a second, tiny query: joining customers into the sorted query kept
     # PostgreSQL from a top-N sort (it sorted every row of the run, spilling to disk).
-    rows = list(rows)
     external_ids = dict(
         Customer.objects.filter(pk__in=[row["customer_id"] for row in rows]).values_list(
             "pk", "external_id"

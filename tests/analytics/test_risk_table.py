@@ -129,17 +129,19 @@ def row_links(response) -> dict[str, str]:
 
 
 def expected_order(column: str, descending: bool, specs=SPECS) -> list[str]:
-    """Nulls last in both directions, then creation order (the pk) for ties."""
+    """Nulls last in both directions; ties by creation order (the pk) in the sort's
+    direction, so that one index per column serves both directions."""
 
     def key(indexed):
         index, spec = indexed
+        tie = -index if descending else index
         value = getattr(spec, column)
         if value is None:
-            return (1, 0, index)
+            return (1, 0, tie)
         if isinstance(value, date):
             value = value.toordinal()
         value = float(value)
-        return (0, -value if descending else value, index)
+        return (0, -value if descending else value, tie)
 
     return [spec.external_id for _, spec in sorted(enumerate(specs), key=key)]
 
@@ -406,7 +408,18 @@ def test_query_count_does_not_grow_with_the_page_size_and_nothing_is_counted(
         queries = count_queries(captured)
         assert not [q for q in queries if "COUNT(" in q.upper()], queries
         counts.append(len(queries))
-    assert counts[0] == counts[1]
+    # A sort on a column with empty values reads them in a second query when the page
+    # reaches them (a larger page does): one query more, never one per row.
+    assert counts[0] <= counts[1] <= counts[0] + 1
+
+
+def test_pages_of_a_nullable_sort_run_on_into_the_empty_values(viewer, team_a, run, monkeypatch):
+    monkeypatch.setattr(risk, "PAGE_SIZE", 2)
+    order = expected_order("onset_month", True)
+    pages = []
+    for number in range(1, -(-len(order) // 2) + 1):
+        pages += row_ids(viewer.get(list_url(team_a, sort="-onset_month", page=number)))
+    assert pages == order
 
 
 def test_the_page_query_leaves_out_the_heavy_columns(
