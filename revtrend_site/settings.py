@@ -159,6 +159,11 @@ OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 OPENAI_BASE_URL = env_url("OPENAI_BASE_URL", schemes=("http", "https"))
 OPENAI_MODEL = env_str("OPENAI_MODEL", "gpt-4o-mini")
 OPENAI_TIMEOUT = env_float("OPENAI_TIMEOUT", 60.0, minimum=1.0)
+# Our retry policy for the model server (429, 5xx, timeouts): attempts, first wait in
+# seconds (doubling, with jitter), and the longest Retry-After we honour.
+LLM_RETRY_ATTEMPTS = env_int("LLM_RETRY_ATTEMPTS", 3, minimum=1)
+LLM_RETRY_BACKOFF = env_float("LLM_RETRY_BACKOFF", 1.0, minimum=0.0)
+LLM_RETRY_AFTER_CAP = env_float("LLM_RETRY_AFTER_CAP", 30.0, minimum=0.0)
 
 # --- Security (production) -----------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

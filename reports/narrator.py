@@ -1,0 +1,312 @@
+"""The offline narrator's prose: the prompt's three sections written from the fact sheet.
+
+Deterministic (the same facts give the same text, byte for byte) and grounded by
+construction: every figure it writes is a fact-sheet value, formatted the way the grounding
+check reads it. Actions are chosen by rules on the decline level and the money at stake.
+"""
+
+from __future__ import annotations
+
+from .llm import OFFLINE_LABEL
+
+LEVEL_ACTIONS = {
+    3: (
+        "Account manager: call the customer within 7 days to learn why revenue is falling "
+        "and whether a competitor or a budget cut is behind it.",
+        "Sales lead: prepare a retention offer within 2 weeks, sized against the revenue at risk.",
+    ),
+    2: (
+        "Account manager: book a review meeting within 2 weeks and ask about plans for the "
+        "coming year.",
+        "Customer success: check product usage and open support issues within 2 weeks.",
+    ),
+    1: (
+        "Account manager: add the account to the watch list and check in within 4 weeks.",
+        "Analyst: look again after the next monthly import whether the decline continues.",
+    ),
+    0: (
+        "Account manager: keep the regular rhythm and look for upsell opportunities within "
+        "4 weeks.",
+        "Analyst: no intervention needed; review at the next analysis.",
+    ),
+}
+NO_LEVEL_ACTIONS = (
+    "Analyst: collect more months of revenue before judging the trend.",
+    "Account manager: confirm the account is set up and invoiced as expected within 2 weeks.",
+)
+
+
+def narrate(facts: dict) -> str:
+    writers = {
+        "customer": _customer,
+        "segment": _segment,
+        "group": _group,
+        "portfolio": _portfolio,
+    }
+    profile, risk, actions = writers[facts["kind"]](facts)
+    run = facts["run"]
+    label = (
+        f"*{OFFLINE_LABEL}, from the fact sheet of run #{run['id']} "
+        f"({run['window_start']} to {run['window_end']}).*"
+    )
+    numbered = "\n".join(f"{i}. {action}" for i, action in enumerate(actions, start=1))
+    return (
+        f"{label}\n\n## Profile\n\n{' '.join(profile)}\n\n"
+        f"## Risk analysis\n\n{' '.join(risk)}\n\n## Recommended actions\n\n{numbered}\n"
+    )
+
+
+# --- Kinds ------------------------------------------------------------------------------
+
+
+def _customer(facts: dict):
+    customer, revenue, trend = facts["customer"], facts["revenue"], facts["trend"]
+    segment = facts.get("segment")
+    name = f" ({customer['name']})" if customer.get("name") else ""
+    where = (
+        f"is in segment {segment['number']}, “{segment['name']}”" if segment else "is in no segment"
+    )
+    profile = [
+        f"Customer `{customer['id']}`{name} {where}.",
+        f"Its mean monthly revenue is {_money(revenue['mean_monthly'])}"
+        f" (standard deviation {_money(revenue['std_monthly'])}).",
+        f"It had revenue in {revenue['active_months']} of {revenue['months_observed']} months.",
+    ]
+    if revenue.get("seasonal_strength") is not None:
+        profile.append(f"Seasonal strength: {revenue['seasonal_strength']:.2f}.")
+    if revenue.get("churned"):
+        profile.append("It has churned: no revenue in its latest months.")
+    level = facts["level"]
+    risk = [_level_sentence(level)]
+    if trend.get("relative_change_12m_pct") is not None:
+        risk.append(
+            f"Revenue changed by {_pct(trend['relative_change_12m_pct'])} over the last "
+            f"{facts['run']['horizon_months']} months"
+            + (f" (p-value {_p(trend['p_value'])})." if trend.get("p_value") is not None else ".")
+        )
+    if trend.get("slope_per_month") is not None:
+        risk.append(
+            f"The trend slope is {_money(trend['slope_per_month'])} per month"
+            + _interval(trend.get("slope_per_month_low"), trend.get("slope_per_month_high"))
+            + "."
+        )
+    if trend.get("onset_month"):
+        risk.append(f"The decline began in {trend['onset_month']}.")
+    risk.append(
+        f"Revenue at risk over the next {facts['run']['horizon_months']} months: "
+        f"{_money(facts['revenue_at_risk_12m'])}."
+    )
+    risk.append(_anomaly_sentence(facts["anomalies"]))
+    previous = facts.get("previous_level")
+    if previous:
+        risk.append(f"In run #{previous['run_id']} it was at level {_level_name(previous)}.")
+    actions = list(LEVEL_ACTIONS.get(level["level"], NO_LEVEL_ACTIONS))
+    if facts["anomalies"]["count"]:
+        actions.append("Analyst: check the anomalous months against invoices within 2 weeks.")
+    return profile, risk, actions[:3]
+
+
+def _segment(facts: dict):
+    segment, profile_facts = facts["segment"], facts["profile"]
+    stats = facts["statistics"]
+    profile = [
+        f"Segment {segment['number']}, “{segment['name']}”, holds {segment['customers']} "
+        f"customers ({_pct(segment['share_of_customers_pct'])} of the run's customers).",
+        f"Typical monthly revenue is {_money(profile_facts['typical_monthly_revenue'])}; "
+        f"customers had revenue in {_pct(profile_facts['active_months_pct'])} of months.",
+        f"Level mix: {_mix(facts['level_mix'])}.",
+    ]
+    risk = _statistics_sentences(stats, facts["run"]["horizon_months"])
+    risk += _top_sentence(facts["top_at_risk"])
+    worst = _worst_level(facts["level_mix"])
+    actions = _group_actions(worst, facts["top_at_risk"])
+    return profile, risk, actions
+
+
+def _group(facts: dict):
+    group, stats = facts["group"], facts["statistics"]
+    profile = [
+        f"This group is the {group['customers']} customers of segment {group['segment']}, "
+        f"“{group['segment_name']}”, at level {_level_name(group)}.",
+        f"They are {_pct(group['share_of_segment_pct'])} of the segment's "
+        f"{group['segment_customers']} customers.",
+        f"Mean monthly revenue is {_money(stats['mean_monthly_revenue'])}"
+        f" (median {_money(stats['median_monthly_revenue'])}).",
+    ]
+    risk = _statistics_sentences(stats, facts["run"]["horizon_months"])
+    risk += _top_sentence(facts["top_at_risk"])
+    actions = _group_actions(group["level"], facts["top_at_risk"])
+    return profile, risk, actions
+
+
+def _portfolio(facts: dict):
+    portfolio, run = facts["portfolio"], facts["run"]
+    profile = [
+        f"The portfolio has {portfolio['customers']} customers in {portfolio['segments']} "
+        f"segments, analysed from {run['window_start']} to {run['window_end']}.",
+        f"Level mix: {_mix(facts['level_mix'])}.",
+    ]
+    risk = [
+        f"{portfolio['high_risk_customers']} customers "
+        f"({_pct(portfolio['high_risk_share_pct'])}) are at level 2 or 3.",
+        f"Revenue at risk over the next {run['horizon_months']} months: "
+        f"{_money(portfolio['revenue_at_risk_12m_total'])}.",
+    ]
+    if portfolio.get("median_relative_change_12m_pct") is not None:
+        risk.append(
+            f"The median 12-month change is {_pct(portfolio['median_relative_change_12m_pct'])}."
+        )
+    risk.append(f"The analysis found {portfolio['anomalies']} anomalous months.")
+    segments = [s for s in facts["segments"] if s.get("revenue_at_risk_12m")]
+    if segments:
+        top = max(segments, key=lambda s: (s["revenue_at_risk_12m"], -s["number"]))
+        risk.append(
+            f"Segment {top['number']}, “{top['name']}”, carries the most revenue at risk: "
+            f"{_money(top['revenue_at_risk_12m'])} across {top['customers']} customers."
+        )
+    risk += _mover_sentences(facts.get("movers"))
+    risk += _top_sentence(facts["top_at_risk"])
+    actions = []
+    if facts["top_at_risk"]:
+        actions.append(
+            "Sales lead: assign an owner to each of the largest accounts at risk within 7 days."
+        )
+    if portfolio["high_risk_customers"]:
+        actions.append(
+            "Account managers: contact every level 3 customer within 2 weeks, largest revenue "
+            "at risk first."
+        )
+    actions.append("Analyst: rerun the analysis after the next monthly import and compare.")
+    return profile, risk, actions[:3]
+
+
+# --- Shared sentences -------------------------------------------------------------------
+
+
+def _statistics_sentences(stats: dict, horizon: int) -> list[str]:
+    sentences = []
+    if stats.get("relative_change_12m_pct_median") is not None:
+        sentences.append(
+            f"The median 12-month change is {_pct(stats['relative_change_12m_pct_median'])}"
+            f" (mean {_pct(stats['relative_change_12m_pct_mean'])})."
+        )
+    sentences.append(
+        f"Revenue at risk over the next {horizon} months: "
+        f"{_money(stats['revenue_at_risk_12m_total'])}."
+    )
+    sentences.append(
+        f"Churned: {_count(stats['churned'], 'customer')}; anomalous months: "
+        f"{stats['anomalies']}, in {_count(stats['customers_with_anomalies'], 'customer')}."
+    )
+    onset = stats.get("onset") or {}
+    if onset.get("customers_with_onset"):
+        sentences.append(
+            f"Decline onset known for {_count(onset['customers_with_onset'], 'customer')}, "
+            f"the earliest in "
+            f"{onset['earliest_onset_month']}, most often in {onset['commonest_onset_month']} "
+            f"({_count(onset['customers_with_commonest_onset'], 'customer')})."
+        )
+    return sentences
+
+
+def _top_sentence(top: list[dict]) -> list[str]:
+    if not top:
+        return ["No customer has revenue at risk."]
+    named = "; ".join(f"`{row['customer']}` ({_money(row['revenue_at_risk_12m'])})" for row in top)
+    return [f"Largest revenue at risk: {named}."]
+
+
+def _mover_sentences(movers: dict | None) -> list[str]:
+    if not movers:
+        return ["There is no earlier analysis to compare with."]
+    counts = "; ".join(f"{row['kind'].lower()}: {row['customers']}" for row in movers["lists"])
+    return [
+        f"Against run #{movers['previous_run_id']} ({movers['customers_compared']} customers "
+        f"in both): {counts}."
+    ]
+
+
+def _group_actions(level: int | None, top: list[dict]) -> list[str]:
+    actions = list(LEVEL_ACTIONS.get(level, NO_LEVEL_ACTIONS))
+    if top and level is not None and level >= 2:
+        first = top[0]
+        actions.insert(
+            0,
+            f"Account manager: start with `{first['customer']}`, "
+            f"{_money(first['revenue_at_risk_12m'])} at risk, within 7 days.",
+        )
+    return actions[:3]
+
+
+def _worst_level(mix: list[dict]) -> int | None:
+    levels = [row["level"] for row in mix if row["level"] is not None and row["customers"]]
+    return max(levels) if levels else None
+
+
+def _mix(mix: list[dict]) -> str:
+    parts = []
+    for row in mix:
+        name = "insufficient data" if row["level"] is None else f"level {row['level']}"
+        share = f" ({_pct(row['share_pct'])})" if row.get("share_pct") is not None else ""
+        parts.append(f"{name}: {row['customers']}{share}")
+    return ", ".join(parts)
+
+
+def _level_sentence(level: dict) -> str:
+    if level["level"] is None:
+        return "There are too few months of revenue to judge the trend (insufficient data)."
+    return f"Decline level {_level_name(level)}."
+
+
+def _level_name(level: dict) -> str:
+    if level.get("level") is None:
+        return "none (insufficient data)"
+    return f"{level['level']} ({level['level_label'].lower()})"
+
+
+def _anomaly_sentence(anomalies: dict) -> str:
+    if not anomalies["count"]:
+        return "No month was anomalous."
+    latest = anomalies["most_recent"][0] if anomalies["most_recent"] else None
+    sentence = f"Anomalous months: {anomalies['count']}"
+    if latest:
+        expected = latest.get("expected")
+        sentence += (
+            f", the latest in {latest['month']}: {_money(latest['revenue'])}"
+            + (f" against {_money(expected)} expected" if expected is not None else "")
+            + f" (z-score {_number(latest['zscore'])})"
+        )
+    return sentence + "."
+
+
+def _interval(low: float | None, high: float | None) -> str:
+    if low is None or high is None:
+        return ""
+    return f" (between {_money(low)} and {_money(high)})"
+
+
+# --- Numbers, formatted the way the grounding check reads them --------------------------
+
+
+def _money(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.2f}".replace("-", "−")
+
+
+def _pct(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.1f}%".replace("-", "−")
+
+
+def _number(value: float) -> str:
+    return f"{value:.1f}".replace("-", "−")
+
+
+def _count(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _p(value: float) -> str:
+    return f"{value:.3g}"

@@ -1,0 +1,290 @@
+"""Reports: request (queue), claim, generate (the task's body), render, list.
+
+``report_generate`` does facts → prompt → provider → grounding, saving the facts and the
+prompt before the model is asked, so a failed report still shows what the model was told.
+A failure marks only that report FAILED with its reason; every other report stays.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import time
+from datetime import datetime
+
+import markdown
+import nh3
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import Team
+from analytics.models import AnalysisRun, RunStatus, current_run
+
+from .grounding import check_grounding
+from .llm import LLMError, provider_for_settings
+from .models import Report, ReportKind, ReportStatus
+from .prompts import ReportError, build_prompt, fact_sheet, quoted
+
+logger = logging.getLogger(__name__)
+
+# What a report's HTML may contain: Markdown's output and the grounding marks, no more.
+ALLOWED_TAGS = {
+    "h1", "h2", "h3", "h4", "h5", "h6", "p", "br", "hr", "strong", "em", "b", "i", "code",
+    "pre", "blockquote", "ul", "ol", "li", "a", "table", "thead", "tbody", "tr", "th", "td",
+    "mark", "del",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "mark": {"class", "title"}, "ol": {"start"}}
+ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
+# The columns the history lists; the big text fields stay in the database.
+LIST_FIELDS = (
+    "id", "team_id", "run_id", "kind", "scope", "title", "status", "provider", "model",
+    "created_by_id", "created_at", "finished_at", "error",
+)  # fmt: skip
+
+
+def report_create(
+    *, team: Team, kind: str, scope: dict, user=None, run: AnalysisRun | None = None
+) -> Report:
+    """A PENDING report for a valid scope of the run (default: the team's current run)."""
+    if kind not in ReportKind.values:
+        raise ReportError(f"Unknown report kind {kind!r}; use one of {', '.join(ReportKind)}.")
+    run = _run(team, run)
+    clean_scope = _scope(kind, scope)
+    fact_sheet(run=run, kind=kind, scope=clean_scope)  # refuses a scope the run does not have
+    return Report.objects.create(
+        team=team,
+        run=run,
+        kind=kind,
+        scope=clean_scope,
+        title=report_title(kind=kind, scope=clean_scope),
+        created_by=user if user is not None and user.is_authenticated else None,
+    )
+
+
+def report_request(
+    *, team: Team, kind: str, scope: dict, user=None, run: AnalysisRun | None = None
+) -> Report:
+    """Create a PENDING report and queue its generation once the transaction commits."""
+    from .tasks import report_generate_task
+
+    with transaction.atomic():
+        report = report_create(team=team, kind=kind, scope=scope, user=user, run=run)
+        transaction.on_commit(lambda: report_generate_task.delay(report.pk))
+    report.refresh_from_db()  # written already if tasks are eager
+    return report
+
+
+def _run(team: Team, run: AnalysisRun | None) -> AnalysisRun:
+    if run is None:
+        run = current_run(team)
+        if run is None:
+            raise ReportError("The team has no finished analysis yet: run an analysis first.")
+    if run.team_id != team.pk:
+        raise ReportError(f"Run #{run.pk} is not one of this team's runs.")
+    if run.status != RunStatus.SUCCEEDED:
+        raise ReportError(f"Run #{run.pk} did not succeed; reports need a finished analysis.")
+    return run
+
+
+def _scope(kind: str, scope: dict) -> dict:
+    scope = scope or {}
+    needed = {
+        ReportKind.CUSTOMER: ("customer",),
+        ReportKind.SEGMENT: ("segment",),
+        ReportKind.GROUP: ("segment", "level"),
+        ReportKind.PORTFOLIO: (),
+    }[ReportKind(kind)]
+    missing = [name for name in needed if scope.get(name) in (None, "")]
+    if missing:
+        raise ReportError(f"A {kind} report needs: {', '.join(missing)}.")
+    clean = {}
+    for name in needed:
+        value = scope[name]
+        if name == "customer":
+            clean[name] = str(value)
+        else:
+            try:
+                clean[name] = int(value)
+            except (TypeError, ValueError):
+                raise ReportError(f"The {name} must be a whole number, not {value!r}.") from None
+    return clean
+
+
+def report_title(*, kind: str, scope: dict) -> str:
+    if kind == ReportKind.CUSTOMER:
+        return f"Customer {quoted(scope['customer'], 100)}"
+    if kind == ReportKind.SEGMENT:
+        return f"Segment {scope['segment']}"
+    if kind == ReportKind.GROUP:
+        return f"Segment {scope['segment']} at level {scope['level']}"
+    return "Portfolio brief"
+
+
+def report_claim(*, report_id: int) -> Report | None:
+    """PENDING → RUNNING, once: a task delivered twice finds nothing to claim."""
+    claimed = Report.objects.filter(pk=report_id, status=ReportStatus.PENDING).update(
+        status=ReportStatus.RUNNING, started_at=timezone.now()
+    )
+    return Report.objects.select_related("run", "team").get(pk=report_id) if claimed else None
+
+
+def report_generate(*, report: Report) -> Report:
+    """Write a claimed (RUNNING) report: DONE with its content, or FAILED with the reason."""
+    started = time.perf_counter()
+    try:
+        if report.run is None:
+            raise ReportError("The analysis run of this report was deleted.")
+        facts = fact_sheet(run=report.run, kind=report.kind, scope=report.scope)
+        system, prompt = build_prompt(facts)
+        _update(report, facts=facts, system_prompt=system, prompt=prompt)
+        provider = provider_for_settings()
+        _update(report, provider=provider.name, model=provider.model)
+        completion = provider.generate(system=system, prompt=prompt)
+        _update(
+            report,
+            status=ReportStatus.DONE,
+            content=completion.text,
+            provider=completion.provider,
+            model=completion.model[:200],
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            grounding=check_grounding(completion.text, facts).as_dict(),
+            duration_seconds=round(time.perf_counter() - started, 3),
+            error="",
+            finished_at=timezone.now(),
+        )
+    except LLMError as exc:
+        _fail(report, f"The model could not write the report: {exc.message}.", started)
+    except ReportError as exc:
+        _fail(report, exc.message, started)
+    except Exception as exc:  # a bug must not leave the report RUNNING forever
+        logger.exception("Report %s failed unexpectedly", report.pk)
+        _fail(report, f"Internal error ({type(exc).__name__}): {exc}", started)
+    report.refresh_from_db()
+    return report
+
+
+def _update(report: Report, **fields) -> None:
+    Report.objects.filter(pk=report.pk, status=ReportStatus.RUNNING).update(**fields)
+
+
+def _fail(report: Report, message: str, started: float) -> None:
+    _update(
+        report,
+        status=ReportStatus.FAILED,
+        error=message[:4000],
+        duration_seconds=round(time.perf_counter() - started, 3),
+        finished_at=timezone.now(),
+    )
+
+
+def report_generate_now(*, report: Report) -> Report:
+    """Generate right here, without a queue (the command line)."""
+    claimed = report_claim(report_id=report.pk)
+    if claimed is None:
+        raise ReportError(f"Report #{report.pk} is not waiting to be generated.")
+    return report_generate(report=claimed)
+
+
+# --- Reading ----------------------------------------------------------------------------
+
+
+def reports_for_team(
+    *,
+    team: Team,
+    kind: str | None = None,
+    author_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    search: str = "",
+) -> QuerySet[Report]:
+    """The history, newest first: each filter keeps the order of one of the model's
+    indexes (team [, kind | author], -created_at, -id), so a page reads only its rows."""
+    reports = Report.objects.filter(team=team)
+    if kind:
+        reports = reports.filter(kind=kind)
+    if author_id:
+        reports = reports.filter(created_by_id=author_id)
+    if since:
+        reports = reports.filter(created_at__gte=since)
+    if until:
+        reports = reports.filter(created_at__lt=until)
+    if search:
+        reports = reports.filter(Q(title__icontains=search) | Q(content__icontains=search))
+    return (
+        reports.select_related("created_by")
+        .only(*LIST_FIELDS, "created_by__username")
+        .order_by("-created_at", "-id")
+    )
+
+
+def report_for_team(*, team: Team, report_id: int) -> Report | None:
+    return Report.objects.filter(team=team, pk=report_id).select_related("created_by").first()
+
+
+def report_render_html(*, report: Report, highlight: bool = True) -> str:
+    """The content as sanitised HTML (safe to mark safe): Markdown rendered, then nh3 keeps
+    ALLOWED_TAGS and ALLOWED_ATTRIBUTES only — no script, no on* attribute, no javascript:
+    URL. Numbers the grounding check did not find are wrapped in <mark class="ungrounded">."""
+    text = report.content
+    if highlight:
+        text = _mark_unmatched(text, report.unmatched_numbers)
+    rendered = markdown.markdown(text, extensions=["sane_lists"])
+    return nh3.clean(
+        rendered,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=ALLOWED_URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+def _mark_unmatched(text: str, unmatched: list[dict]) -> str:
+    for item in sorted(unmatched, key=lambda u: u["start"], reverse=True):
+        start, end = item["start"], item["end"]
+        if text[start:end] != item["text"]:
+            continue  # the content changed since the check
+        text = (
+            f'{text[:start]}<mark class="ungrounded" title="not in the fact sheet">'
+            f"{text[start:end]}</mark>{text[end:]}"
+        )
+    return text
+
+
+def report_as_markdown(*, report: Report) -> str:
+    """download.md: the content with any raw HTML removed, under a short header."""
+    return f"# {report.title}\n\n{_header(report)}\n\n{strip_html(report.content)}\n"
+
+
+def report_as_text(*, report: Report) -> str:
+    """download.txt: plain text — headings underlined, Markdown emphasis and HTML removed,
+    then the numbers the grounding check did not find."""
+    body = strip_html(report.content)
+    body = re.sub(r"^#{1,6}\s*(.+)$", lambda m: f"{m[1]}\n{'-' * len(m[1])}", body, flags=re.M)
+    body = re.sub(r"(\*\*|__|`)(.+?)\1", r"\2", body)
+    body = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"\1", body)
+    lines = [report.title, "=" * len(report.title), "", _header(report), "", body.strip(), ""]
+    unmatched = report.unmatched_numbers
+    if unmatched:
+        found = ", ".join(strip_html(u["text"]) for u in unmatched)
+        lines += ["Figures not found in the fact sheet: " + found, ""]
+    return "\n".join(lines)
+
+
+def strip_html(text: str) -> str:
+    """Text without HTML: tags removed (script and style with their content), entities
+    decoded, and any "<" that could start a tag again written as "&lt;"."""
+    cleaned = html.unescape(nh3.clean(text, tags=set(), clean_content_tags={"script", "style"}))
+    return re.sub(r"<(?=[A-Za-z/!?])", "&lt;", cleaned)
+
+
+def _header(report: Report) -> str:
+    written = f"{report.provider or 'unknown provider'}"
+    if report.model:
+        written += f" · {report.model}"
+    run = f"run #{report.run_id}" if report.run_id else "a deleted run"
+    created = timezone.localtime(report.created_at).strftime("%Y-%m-%d %H:%M")
+    return f"{ReportKind(report.kind).label} report from {run}, written by {written}, {created}."
