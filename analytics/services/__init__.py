@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from analytics.models import current_run
 
-from .chunks import analysis_chunk_run
+from .chunks import analysis_chunk_run, analysis_chunks_run_here
 from .errors import AnalysisError, RunInProgress
 from .export import ANOMALY_EXPORT_COLUMNS, RESULT_COLUMNS, anomalies_export, results_export
 from .finish import WAITING, analysis_run_finish, read_figures
@@ -31,6 +31,7 @@ __all__ = [
     "RunInProgress",
     "Window",
     "analysis_chunk_run",
+    "analysis_chunks_run_here",
     "analysis_run_claim",
     "analysis_run_fail",
     "analysis_run_finish",

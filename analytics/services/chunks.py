@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -36,6 +37,7 @@ from .runs import CHUNKS_PROGRESS, PLANNED_PROGRESS, analysis_run_fail, run_para
 from .sql import binary_column, nullable_dates, nullable_floats, nullable_ints
 
 logger = logging.getLogger(__name__)
+IN_PROCESS_CHUNK_THREADS = 2
 
 RESULTS = CustomerResult._meta.db_table
 ANOMALIES = Anomaly._meta.db_table
@@ -77,6 +79,25 @@ def analysis_chunk_run(*, run_id: int, number: int) -> str:
             f"({type(exc).__name__}): {exc}",
         )
         return "failed"
+
+
+def analysis_chunks_run_here(*, run_id: int, numbers: list[int]) -> list[str]:
+    """Run a run's chunks in this process (no broker): side by side on PostgreSQL, as two
+    workers would — one chunk's database reads and writes overlap the other's computing —
+    and one after another where threads cannot share the data (SQLite, or inside an open
+    transaction such as a test's, whose rows other connections cannot see)."""
+    alone = IN_PROCESS_CHUNK_THREADS < 2 or len(numbers) < 2
+    if alone or connection.vendor != "postgresql" or connection.in_atomic_block:
+        return [analysis_chunk_run(run_id=run_id, number=number) for number in numbers]
+
+    def one(number: int) -> str:
+        try:
+            return analysis_chunk_run(run_id=run_id, number=number)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    with ThreadPoolExecutor(max_workers=IN_PROCESS_CHUNK_THREADS) as pool:
+        return list(pool.map(one, numbers))
 
 
 def _analyse(chunk: AnalysisChunk) -> str:

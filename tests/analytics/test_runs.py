@@ -253,3 +253,28 @@ def test_deleting_a_finished_run_deletes_its_results(
     run.delete()
     assert not CustomerResult.objects.exists() and not Anomaly.objects.exists()
     assert not Segment.objects.exists() and not AnalysisChunk.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_chunks_side_by_side_in_process_give_the_same_results_as_one_after_another(
+    team_a, settings, monkeypatch
+):
+    """Outside a transaction on PostgreSQL an eager run analyses its chunks in threads (as
+    two workers would); the results must not depend on it."""
+    import_portfolio(team_a, customers=CUSTOMERS, seed=4)
+    settings.ANALYSIS_CHUNK_SIZE = 15  # 60 customers → 4 chunks
+    side_by_side = analysis_run_start(team=team_a, params=Params())
+    monkeypatch.setattr(chunks, "IN_PROCESS_CHUNK_THREADS", 1)
+    one_by_one = analysis_run_start(team=team_a, params=Params())
+
+    def levels(run):
+        return dict(
+            CustomerResult.objects.filter(run=run).values_list("customer_id", "decline_level")
+        )
+
+    assert side_by_side.status == one_by_one.status == RunStatus.SUCCEEDED
+    assert side_by_side.chunks_done == side_by_side.chunks_total == 4
+    assert CustomerResult.objects.filter(run=side_by_side).count() == CUSTOMERS
+    assert levels(side_by_side) == levels(one_by_one)
+    assert not AnalysisChunk.objects.filter(run=side_by_side).exclude(status=ChunkStatus.DONE)
