@@ -254,9 +254,18 @@ def _mark_unmatched(text: str, unmatched: list[dict]) -> str:
     return text
 
 
+# A Markdown link or image whose target is not http(s) or mailto (javascript:, data: …):
+# a Markdown viewer would make it live, so the download keeps only its text.
+_UNSAFE_LINK = re.compile(
+    r"!?\[([^\]]*)\]\(\s*(?!https?:|mailto:)(?:[^()]|\([^()]*\))*\)", re.IGNORECASE
+)
+
+
 def report_as_markdown(*, report: Report) -> str:
-    """download.md: the content with any raw HTML removed, under a short header."""
-    return f"# {report.title}\n\n{_header(report)}\n\n{strip_html(report.content)}\n"
+    """download.md: the content with any raw HTML and unsafe link targets removed, under a
+    short header."""
+    content = _UNSAFE_LINK.sub(r"\1", strip_html(report.content))
+    return f"# {report.title}\n\n{_header(report)}\n\n{content}\n"
 
 
 def report_as_text(*, report: Report) -> str:

@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("t/<slug:team_slug>/", include("analytics.urls")),
     path("t/<slug:team_slug>/uploads/", include("customers.urls")),
+    path("t/<slug:team_slug>/reports/", include("reports.urls")),
 ]
