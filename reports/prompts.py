@@ -24,7 +24,7 @@ from decimal import Decimal
 from django.db.models import Avg, Count, Min, Q, QuerySet, Sum
 
 from analytics.models import LEVEL_LABELS, AnalysisRun, Anomaly, CustomerResult, RunStatus
-from analytics.services.dashboard import level_distribution, run_kpis, run_movers
+from analytics.services.dashboard import column_median, level_distribution, run_kpis, run_movers
 from analytics.services.segments import segment_overview
 
 from .models import ReportKind
@@ -351,28 +351,18 @@ def group_statistics(results: QuerySet[CustomerResult]) -> dict:
         "customers": totals["customers"],
         "revenue_at_risk_12m_total": _money(totals["risk"] or 0),
         "mean_monthly_revenue": _money(totals["mean_revenue"]),
-        "median_monthly_revenue": _money(_median(results, "revenue_mean", totals["revenues"])),
+        "median_monthly_revenue": _money(
+            column_median(results, "revenue_mean", totals["revenues"])
+        ),
         "relative_change_12m_pct_mean": _pct(totals["mean_change"]),
         "relative_change_12m_pct_median": _pct(
-            _median(results, "relative_change_12m", totals["changes"])
+            column_median(results, "relative_change_12m", totals["changes"])
         ),
         "churned": totals["churned"],
         "customers_with_anomalies": totals["with_anomalies"],
         "anomalies": totals["anomalies"] or 0,
         "onset": _onset(results, totals["with_onset"], totals["first_onset"]),
     }
-
-
-def _median(results: QuerySet, column: str, count: int):
-    if not count:
-        return None
-    low = (count - 1) // 2
-    middle = list(
-        results.filter(**{f"{column}__isnull": False})
-        .order_by(column)
-        .values_list(column, flat=True)[low : count // 2 + 1]
-    )
-    return sum(float(value) for value in middle) / len(middle)
 
 
 def _onset(results: QuerySet, with_onset: int, first: date | None) -> dict:

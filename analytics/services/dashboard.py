@@ -134,12 +134,12 @@ def run_kpis(*, run: AnalysisRun) -> Kpis:
         high_risk=high_risk,
         high_risk_share=high_risk / run.customers_count if run.customers_count else None,
         revenue_at_risk=totals["risk"] or Decimal(0),
-        median_change_12m=_median(results, "relative_change_12m", totals["changes"]),
+        median_change_12m=column_median(results, "relative_change_12m", totals["changes"]),
         insufficient=run.insufficient_count,
     )
 
 
-def _median(results: QuerySet, column: str, count: int) -> float | None:
+def column_median(results: QuerySet, column: str, count: int) -> float | None:
     """The middle of the sorted non-null values (the mean of the two middle ones for an even
     count), read with LIMIT/OFFSET: the same on SQLite and PostgreSQL."""
     if not count:
@@ -150,7 +150,7 @@ def _median(results: QuerySet, column: str, count: int) -> float | None:
         .order_by(column)
         .values_list(column, flat=True)[low : count // 2 + 1]
     )
-    return sum(middle) / len(middle)
+    return sum(float(value) for value in middle) / len(middle)  # money is Decimal
 
 
 def level_month_heatmap(*, run: AnalysisRun) -> Heatmap:

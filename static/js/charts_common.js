@@ -14,5 +14,25 @@
     return "rgba(" + parseInt(m[1], 16) + "," + parseInt(m[2], 16) + "," + parseInt(m[3], 16) + "," + alpha + ")";
   }
 
-  window.RevTrendCharts = { cssVar: cssVar, withAlpha: withAlpha };
+  // The mode bar of the interactive charts, without the tools that select points.
+  var PLOT_CONFIG = {
+    responsive: true,
+    displaylogo: false,
+    modeBarButtonsToRemove: ["lasso2d", "select2d"],
+  };
+
+  function whenReady(draw) {
+    if (document.readyState === "loading") {
+      document.addEventListener("DOMContentLoaded", draw);
+    } else {
+      draw();
+    }
+  }
+
+  window.RevTrendCharts = {
+    cssVar: cssVar,
+    withAlpha: withAlpha,
+    PLOT_CONFIG: PLOT_CONFIG,
+    whenReady: whenReady,
+  };
 })();

@@ -164,16 +164,8 @@
       anomaly: cssVar("--level-3", "#c0262d"),
       onset: cssVar("--ink", "#1d2430"),
     };
-    Plotly.newPlot(element, traces(data, palette), layout(data, palette), {
-      responsive: true,
-      displaylogo: false,
-      modeBarButtonsToRemove: ["lasso2d", "select2d"],
-    });
+    Plotly.newPlot(element, traces(data, palette), layout(data, palette), window.RevTrendCharts.PLOT_CONFIG);
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", draw);
-  } else {
-    draw();
-  }
+  window.RevTrendCharts.whenReady(draw);
 })();

@@ -84,9 +84,5 @@
     if (heatmap && data.heatmap.months.length) drawHeatmap(heatmap, data.heatmap, ink, grid);
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", draw);
-  } else {
-    draw();
-  }
+  window.RevTrendCharts.whenReady(draw);
 })();

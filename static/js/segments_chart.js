@@ -70,16 +70,8 @@
       legend: { orientation: "v", x: 0.66, xanchor: "left", y: 0.5, yanchor: "middle", itemclick: "toggle", itemdoubleclick: "toggleothers", title: { text: "Segments (click to hide or show)" } },
       showlegend: true,
     };
-    Plotly.newPlot(element, traces(data), layout, {
-      responsive: true,
-      displaylogo: false,
-      modeBarButtonsToRemove: ["lasso2d", "select2d"],
-    });
+    Plotly.newPlot(element, traces(data), layout, window.RevTrendCharts.PLOT_CONFIG);
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", draw);
-  } else {
-    draw();
-  }
+  window.RevTrendCharts.whenReady(draw);
 })();
