@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from .anomalies import HALF_CENT, find_spikes
 from .explain import explanations
 from .params import ANOMALY_COLUMNS, FIGURES, Params
 from .piecewise import fit_piecewise
@@ -39,14 +40,6 @@ CHART_SERIES: tuple[str, ...] = (
     "moving_average",
 )
 MAX_THREADS = 8
-# Revenue is money: less than half a cent in a month is no revenue, so a month's activity
-# cannot hinge on a rounding error.
-HALF_CENT = 0.005
-CLEANING_PASSES = 4  # decompose → replace spikes → decompose again, this many times
-MIN_LOG_SCALE = 0.05  # smallest spread of log order ratios (about ±5 %)
-MIN_ANOMALY_RATIO = 2.0  # an anomaly is at least twice, or at most half, the expected order
-ORDINARY_Z_CAP = 2.99
-MIN_SCALE_SHARE = 0.025  # smallest residual scale, as a share of mean absolute revenue
 
 
 @dataclass
@@ -120,15 +113,15 @@ class GroupResult:
     components: dict[str, np.ndarray]
     anomaly_mask: np.ndarray
     zscores: np.ndarray
+    anomaly_expected: np.ndarray  # each month's expected order (what a spike is judged by)
 
 
 def analyze_group(series: np.ndarray, params: Params) -> GroupResult:
     """All figures for customers whose spans have the same length (rows × months)."""
     n, length = series.shape
     basics = _basics(series, params)
-    trend, seasonal, anomalies, z = _decompose(series, params, ~basics["insufficient"])
+    trend, seasonal, cleaned, spikes = _decompose(series, params, ~basics["insufficient"])
     expected = trend + seasonal
-    cleaned = np.where(anomalies, expected, series)
     residual = cleaned - expected
     deseasonalised = quantise(cleaned - seasonal)
     fit = fit_piecewise(deseasonalised)
@@ -157,7 +150,7 @@ def analyze_group(series: np.ndarray, params: Params) -> GroupResult:
     chart = {"trend": trend, "seasonal": seasonal, "expected": expected, "underlying": fit.fitted}
     chart.update(_theil_sen_lines(deseasonalised[:, -window:], tests, length))
     chart["moving_average"] = _trailing_mean(series, MOVING_AVERAGE_MONTHS)
-    return GroupResult(figures, chart, anomalies, z)
+    return GroupResult(figures, chart, spikes.flagged, spikes.zscore, spikes.expected)
 
 
 # Trend figures of a customer with too little data would be noise: they stay empty, as
@@ -233,97 +226,14 @@ def _components(series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _decompose(series: np.ndarray, params: Params, analysed: np.ndarray):
-    """Decompose, replace upward spikes by their expected value, and decompose again, a
-    few times: a spike first pulls the fit towards itself (a periodic seasonal term spreads
-    it over every year's same month), so each pass sees it more clearly and the
-    replacement value converges to what the customer's normal month would have been.
-
-    Only upward spikes are cleaned: a low month is mostly lumpiness (its demand comes with
-    the next order), and filling it in would lift the level it is judged by. The
-    anomalies, both ways, are judged on the final decomposition (see ``anomaly_z``).
-    """
-    spikes = np.zeros(series.shape, dtype=bool)
-    trend, seasonal = _components(series)
-    changed = np.flatnonzero(analysed)  # rows whose decomposition may still move
-    for _ in range(CLEANING_PASSES):
-        expected = trend[changed] + seasonal[changed]
-        # Additive here: a spike also inflates its month's expectation in every year (the
-        # periodic seasonal term), which hides it on the ratio scale until it is cleaned.
-        carried = 1 + months_empty_before(series[changed])
-        residual = series[changed] - expected * carried
-        spikes[changed] |= robust_z(residual, series[changed]) >= params.anomaly_z
-        # A row with spikes is decomposed again, refining their replacement values; a row
-        # without any is final.
-        keep = spikes[changed].any(axis=1)
-        if not keep.any():
-            break
-        changed, expected = changed[keep], expected[keep]
-        cleaned = np.where(spikes[changed], expected, series[changed])
-        trend[changed], seasonal[changed] = _components(cleaned)
-    z = anomaly_z(series, trend + seasonal)
-    flagged = (np.abs(z) >= params.anomaly_z) & analysed[:, None]
-    return trend, seasonal, flagged, z
-
-
-def anomaly_z(series: np.ndarray, expected: np.ndarray) -> np.ndarray:
-    """Robust z-scores (median / MAD) of each month against what the month should bring.
-
-    Noise in revenue is multiplicative, so an order is judged by its ratio to the expected
-    order, on a log scale, where a month at twice the norm and one at half of it are
-    equally unusual (on the additive scale every big customer's good month looked like a
-    spike). The expected order after k empty months carries their demand, (1 + k) normal
-    months: lumpy and intermittent buyers order for the months they skipped. Empty months
-    of a customer who skips months are not anomalies; one of a customer who never skips
-    is judged on the additive scale. Months where the expectation is not positive (a
-    refund-heavy or collapsing customer) fall back to the additive scale too.
-    """
-    carried = months_empty_before(series)
-    order_expected = expected * (1 + carried)
-    judged = (series >= HALF_CENT) & (order_expected >= HALF_CENT)
-    ratio = np.log(np.maximum(series, HALF_CENT) / np.maximum(order_expected, HALF_CENT))
-    log_z = robust_z_masked(ratio, judged, MIN_LOG_SCALE)
-    # A month within a factor MIN_ANOMALY_RATIO of its expected order is not worth a call,
-    # however steady the customer: its z is capped just below any sensible threshold.
-    ordinary = judged & (np.abs(ratio) < np.log(MIN_ANOMALY_RATIO))
-    log_z = np.where(ordinary, np.clip(log_z, -ORDINARY_Z_CAP, ORDINARY_Z_CAP), log_z)
-    additive = robust_z(series - expected, series)
-    z = np.where(judged, log_z, additive)
-    return np.where(skipped_month(series), 0.0, z)
-
-
-def robust_z_masked(values: np.ndarray, mask: np.ndarray, min_scale: float) -> np.ndarray:
-    """Median / MAD z-scores per row over the masked cells only (others give 0)."""
-    median = masked_row_median(values, mask)[:, None]
-    scale = 1.4826 * masked_row_median(np.abs(values - median), mask)[:, None]
-    scale = np.maximum(scale, min_scale)
-    return np.where(mask, (values - median) / scale, 0.0)
-
-
-def masked_row_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Median of each row's masked cells (0 for a row without any), by sorting: masked-out
-    cells become +inf and sort last."""
-    ordered = np.sort(np.where(mask, values, np.inf), axis=1)
-    count = mask.sum(axis=1)
-    rows = np.arange(len(values))
-    low = ordered[rows, np.maximum(count - 1, 0) // 2]
-    high = ordered[rows, np.maximum(count, 1) // 2 - (count == 0)]
-    return np.where(count > 0, (low + high) / 2.0, 0.0)
-
-
-def months_empty_before(series: np.ndarray) -> np.ndarray:
-    """For each month, how many empty months come right before it."""
-    empty = series < HALF_CENT
-    run = np.zeros(series.shape)
-    for column in range(1, series.shape[1]):
-        run[:, column] = np.where(empty[:, column - 1], run[:, column - 1] + 1, 0)
-    return run
-
-
-def skipped_month(series: np.ndarray) -> np.ndarray:
-    """Empty months of customers who skip months now and then (at least two empty months in
-    the span): lumpiness, not an anomaly to act on."""
-    empty = series < HALF_CENT
-    return empty & (empty.sum(axis=1) >= 2)[:, None]
+    """Find the spikes first (against each customer's local order rate, which they cannot
+    drag, see ``anomalies``), put the customer's expected order in their place, and decompose
+    what is left: a spike would otherwise pull the trend towards itself, and a periodic
+    seasonal term would repeat it in every year's same month."""
+    spikes = find_spikes(series, analysed, params.anomaly_z)
+    cleaned = np.where(spikes.flagged, spikes.expected, series)
+    trend, seasonal = _components(cleaned)
+    return trend, seasonal, cleaned, spikes
 
 
 def quantise(series: np.ndarray) -> np.ndarray:
@@ -333,22 +243,6 @@ def quantise(series: np.ndarray) -> np.ndarray:
     step = 1e-9 * np.abs(series).max(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(step > 0, np.round(series / step) * step, series)
-
-
-def robust_z(residual: np.ndarray, series: np.ndarray) -> np.ndarray:
-    """(r − median) / (1.4826 · MAD) per row; the mean absolute deviation stands in when
-    more than half the residuals are equal (MAD 0). The scale is at least
-    ``MIN_SCALE_SHARE`` of the customer's mean absolute revenue: a near-perfect fit must not
-    turn a deviation of a few percent into an "anomaly"."""
-    median = row_median(residual)[:, None]
-    deviation = np.abs(residual - median)
-    scale = 1.4826 * row_median(deviation)[:, None]
-    fallback = 1.2533 * deviation.mean(axis=1, keepdims=True)
-    scale = np.where(scale > 0, scale, fallback)
-    scale = np.maximum(scale, MIN_SCALE_SHARE * np.abs(series).mean(axis=1, keepdims=True))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = np.where(scale > 0, (residual - median) / scale, 0.0)
-    return z
 
 
 def _blocked(function, series: np.ndarray):
@@ -505,7 +399,7 @@ def _anomaly_rows(members, offset, group: GroupResult, series) -> pd.DataFrame:
             "row": members[row_index],
             "column": offset + column,
             "revenue": series[row_index, column],
-            "expected": group.components["expected"][row_index, column],
+            "expected": group.anomaly_expected[row_index, column],
             "zscore": group.zscores[row_index, column],
         }
     )

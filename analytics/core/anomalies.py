@@ -1,0 +1,107 @@
+"""One-off spikes: months that bring far more than the customer's own expected order.
+
+A month is judged against the customer's *local order rate*: the median, over the orders in
+the surrounding two years (the month itself left out), of each order's value per month of
+demand it carries (an order after k empty months carries k + 1 months). The median ignores
+other spikes and follows a lost contract's step without smearing it, which a trend fitted
+through the spikes does not: a large spike drags a fitted trend (and, with three years of
+data, a periodic seasonal term) towards itself and hides. The expected order of a month is
+that rate times the months it carries; the first month of a span carries the customer's
+typical gap, since what came before the window is unknown.
+
+The month's log ratio to its expected order is z-scored against the customer's own ratios
+(median / MAD, so a volatile customer needs a bigger month than a steady one), and a month is
+an anomaly when z ≥ ``anomaly_z`` and the month is at least ``MIN_ANOMALY_RATIO`` times its
+expected order. Only months above expectation are anomalies: a low month is lumpiness (its
+demand comes with the next order) or a refund, and a lasting drop is what the decline level
+and churn measure. Measured on the detection benchmark's portfolios (3 seeds × 5,000
+customers), judging low months too on the additive scale added 309 flags and no injected
+event; on the log scale, 1,100.
+
+Pure numpy; rows are independent, so any split of the rows gives the same result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+HALF_CENT = 0.005  # less than half a cent in a month is no revenue
+LEVEL_HALF_WINDOW = 12  # months either side whose orders set a month's local rate
+MIN_NEIGHBOURS = 2  # orders in the window (the month left out) needed to judge a month
+MIN_ANOMALY_RATIO = 3.0  # an anomaly brings at least three times its expected order
+MIN_LOG_SCALE = 0.05  # smallest spread of log order ratios (about ±5 %)
+ROW_BLOCK = 2048  # rows per block of the sliding median (bounds memory)
+
+
+@dataclass
+class Spikes:
+    flagged: np.ndarray  # bool, rows × months
+    zscore: np.ndarray  # robust z of each month's log ratio to its expected order (0: not judged)
+    expected: np.ndarray  # the month's expected order (NaN where it could not be judged)
+
+
+def find_spikes(series: np.ndarray, analysed: np.ndarray, anomaly_z: float) -> Spikes:
+    """``series``: rows × months of one span length (column 0 = each span's first month);
+    ``analysed``: rows that may have anomalies (not insufficient data)."""
+    carried = months_empty_before(series)
+    carried[:, 0] = _typical_gap(series)
+    ordered = series >= HALF_CENT
+    rate = np.where(ordered, series / (1.0 + carried), np.nan)
+    level = np.full(rate.shape, np.nan)
+    for start in range(0, len(rate), ROW_BLOCK):
+        level[start : start + ROW_BLOCK] = _local_median(rate[start : start + ROW_BLOCK])
+    expected = level * (1.0 + carried)
+    judged = ordered & (expected >= HALF_CENT)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(judged, np.log(series / np.where(judged, expected, 1.0)), 0.0)
+    centre = masked_row_median(ratio, judged)[:, None]
+    scale = 1.4826 * masked_row_median(np.abs(ratio - centre), judged)[:, None]
+    zscore = np.where(judged, (ratio - centre) / np.maximum(scale, MIN_LOG_SCALE), 0.0)
+    flagged = (
+        judged & analysed[:, None] & (zscore >= anomaly_z) & (ratio >= np.log(MIN_ANOMALY_RATIO))
+    )
+    return Spikes(flagged, zscore, np.where(judged, expected, np.nan))
+
+
+def _local_median(rate: np.ndarray, half: int = LEVEL_HALF_WINDOW) -> np.ndarray:
+    """Median of each month's neighbours within ``half`` months (the month itself left out)
+    among the non-NaN cells; NaN with fewer than ``MIN_NEIGHBOURS`` of them. By sorting:
+    missing cells become +inf and sort last."""
+    padded = np.pad(rate, ((0, 0), (half, half)), constant_values=np.nan)
+    windows = np.array(sliding_window_view(padded, 2 * half + 1, axis=1))
+    windows[:, :, half] = np.nan
+    present = ~np.isnan(windows)
+    count = present.sum(axis=2)
+    ordered = np.sort(np.where(present, windows, np.inf), axis=2)
+    low = np.take_along_axis(ordered, np.maximum(count - 1, 0)[..., None] // 2, axis=2)[..., 0]
+    high = np.take_along_axis(ordered, (count // 2)[..., None], axis=2)[..., 0]
+    return np.where(count >= MIN_NEIGHBOURS, (low + high) / 2.0, np.nan)
+
+
+def _typical_gap(series: np.ndarray) -> np.ndarray:
+    """Empty months per order over the span: what the first order is taken to carry."""
+    ordered = (series >= HALF_CENT).sum(axis=1)
+    return (series < HALF_CENT).sum(axis=1) / np.maximum(ordered, 1)
+
+
+def months_empty_before(series: np.ndarray) -> np.ndarray:
+    """For each month, how many empty months come right before it."""
+    empty = series < HALF_CENT
+    run = np.zeros(series.shape)
+    for column in range(1, series.shape[1]):
+        run[:, column] = np.where(empty[:, column - 1], run[:, column - 1] + 1, 0)
+    return run
+
+
+def masked_row_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Median of each row's masked cells (0 for a row without any), by sorting: masked-out
+    cells become +inf and sort last."""
+    ordered = np.sort(np.where(mask, values, np.inf), axis=1)
+    count = mask.sum(axis=1)
+    rows = np.arange(len(values))
+    low = ordered[rows, np.maximum(count - 1, 0) // 2]
+    high = ordered[rows, np.maximum(count, 1) // 2 - (count == 0)]
+    return np.where(count > 0, (low + high) / 2.0, 0.0)
