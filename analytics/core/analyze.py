@@ -16,6 +16,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from .anomalies import HALF_CENT, find_spikes
+from .demand import spread_orders
 from .explain import explanations
 from .params import ANOMALY_COLUMNS, FIGURES, Params
 from .piecewise import fit_piecewise
@@ -23,6 +24,7 @@ from .stl import MIN_STL_MONTHS, batch_stl
 from .trend import lag1_autocorrelation, mann_kendall, row_median, theil_sen
 
 TEST_WINDOW = 24  # months the trend test and the Theil–Sen slope look at
+ORDER_TEST_SHARE = 0.5  # customers ordering in at most this share of them are tested by order
 HORIZON = 12  # months of revenue at risk
 ROW_BLOCK = 8192  # rows per block of the pairwise steps (bounds memory)
 TASK_ROWS = 8192  # rows analysed together by one thread
@@ -120,13 +122,14 @@ def analyze_group(series: np.ndarray, params: Params) -> GroupResult:
     """All figures for customers whose spans have the same length (rows × months)."""
     n, length = series.shape
     basics = _basics(series, params)
-    trend, seasonal, cleaned, spikes = _decompose(series, params, ~basics["insufficient"])
+    trend, seasonal, cleaned, demand, spikes = _decompose(series, params, ~basics["insufficient"])
     expected = trend + seasonal
     residual = cleaned - expected
-    deseasonalised = quantise(cleaned - seasonal)
-    fit = fit_piecewise(deseasonalised)
+    underlying = quantise(demand - seasonal)
+    fit = fit_piecewise(underlying)
     window = min(length, TEST_WINDOW)
-    tests = _trend_tests(deseasonalised[:, -window:])
+    test_window, orders = _test_window(quantise(cleaned - seasonal), underlying, cleaned, window)
+    tests = _trend_tests(test_window, orders)
     change = _relative_change(fit.fitted)
     churn = _churn(series, params)
     churn["churned"] &= ~basics["insufficient"]
@@ -148,7 +151,7 @@ def analyze_group(series: np.ndarray, params: Params) -> GroupResult:
     }
     _blank_insufficient(figures, basics["insufficient"])
     chart = {"trend": trend, "seasonal": seasonal, "expected": expected, "underlying": fit.fitted}
-    chart.update(_theil_sen_lines(deseasonalised[:, -window:], tests, length))
+    chart.update(_theil_sen_lines(test_window, tests, length))
     chart["moving_average"] = _trailing_mean(series, MOVING_AVERAGE_MONTHS)
     return GroupResult(figures, chart, spikes.flagged, spikes.zscore, spikes.expected)
 
@@ -227,13 +230,34 @@ def _components(series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _decompose(series: np.ndarray, params: Params, analysed: np.ndarray):
     """Find the spikes first (against each customer's local order rate, which they cannot
-    drag, see ``anomalies``), put the customer's expected order in their place, and decompose
-    what is left: a spike would otherwise pull the trend towards itself, and a periodic
-    seasonal term would repeat it in every year's same month."""
+    drag, see ``anomalies``) and put the customer's expected order in their place; spread
+    each order over the months it carries (``demand``) and decompose that: a spike would
+    pull the trend towards itself, a periodic seasonal term would repeat it in every year's
+    same month, and lumpy orders would pass for seasonality."""
     spikes = find_spikes(series, analysed, params.anomaly_z)
     cleaned = np.where(spikes.flagged, spikes.expected, series)
-    trend, seasonal = _components(cleaned)
-    return trend, seasonal, cleaned, spikes
+    demand = spread_orders(cleaned)
+    trend, seasonal = _components(demand)
+    return trend, seasonal, cleaned, demand, spikes
+
+
+def _test_window(observed, underlying, cleaned, window: int):
+    """What the trend test and the Theil–Sen slope look at: the last ``window`` months.
+
+    A customer who orders in most months is judged on its months as observed (the
+    deseasonalised, spike-cleaned revenue): the months are the observations. On the spread
+    demand the test would be more powerful but overconfident, its months no longer being
+    separate observations (measured: 5.4–6.5 % false alarms on stable, seasonal and volatile
+    customers instead of 3.4–4.4 %). A customer who orders in at most half of the months is
+    judged on its orders, each one's monthly rate (``underlying`` at the order's month) in
+    time order: its months as observed are mostly zeros, on which a rank test can hardly see
+    even a halving. Returns the window and the mask of cells the test counts (all months
+    for the former, the order months for the latter).
+    """
+    orders = np.abs(cleaned[:, -window:]) >= HALF_CENT
+    by_order = orders.mean(axis=1) <= ORDER_TEST_SHARE
+    test_window = np.where(by_order[:, None], underlying[:, -window:], observed[:, -window:])
+    return test_window, orders | ~by_order[:, None]
 
 
 def quantise(series: np.ndarray) -> np.ndarray:
@@ -253,8 +277,9 @@ def _blocked(function, series: np.ndarray):
     return tuple(np.concatenate(values) for values in zip(*parts, strict=True))
 
 
-def _trend_tests(window: np.ndarray) -> dict[str, np.ndarray]:
-    """Theil–Sen slope and Mann–Kendall p-value on the test window.
+def _trend_tests(window: np.ndarray, counted: np.ndarray) -> dict[str, np.ndarray]:
+    """Theil–Sen slope and Mann–Kendall p-value on the test window (the test over the
+    ``counted`` cells only; the slope over every month).
 
     The lag-1 autocorrelation that inflates the test's variance is measured on what a
     one-break piecewise-linear fit of the window leaves over. Measured around a straight
@@ -263,19 +288,21 @@ def _trend_tests(window: np.ndarray) -> dict[str, np.ndarray]:
     """
     slope, low, high, _ = _blocked(theil_sen, window)
     misfit = window - fit_piecewise(window).fitted
-    rho1 = lag1_autocorrelation(misfit)
+    # Always the masked form, so that a row's figures never depend on the rows beside it.
+    rho1 = lag1_autocorrelation(misfit, counted)
     # A series the fit explains exactly leaves only rounding noise: no autocorrelation.
     negligible = misfit.std(axis=1) <= 1e-9 * np.abs(window).max(axis=1)
     rho1 = np.where(negligible, 0.0, rho1)
-    _, _, p_value = _mann_kendall_blocked(window, rho1)
+    _, _, p_value = _mann_kendall_blocked(window, rho1, counted)
     return {"slope": slope, "slope_low": low, "slope_high": high, "p_value": p_value}
 
 
-def _mann_kendall_blocked(window: np.ndarray, rho1: np.ndarray):
-    parts = [
-        mann_kendall(window[start : start + ROW_BLOCK], rho1=rho1[start : start + ROW_BLOCK])
-        for start in range(0, len(window), ROW_BLOCK)
-    ]
+def _mann_kendall_blocked(window: np.ndarray, rho1: np.ndarray, counted: np.ndarray):
+    parts = []
+    for start in range(0, len(window), ROW_BLOCK):
+        block = slice(start, start + ROW_BLOCK)
+        mask = None if counted[block].all() else counted[block]
+        parts.append(mann_kendall(window[block], rho1=rho1[block], mask=mask))
     return tuple(np.concatenate(values) for values in zip(*parts, strict=True))
 
 

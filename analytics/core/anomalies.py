@@ -47,7 +47,7 @@ def find_spikes(series: np.ndarray, analysed: np.ndarray, anomaly_z: float) -> S
     """``series``: rows × months of one span length (column 0 = each span's first month);
     ``analysed``: rows that may have anomalies (not insufficient data)."""
     carried = months_empty_before(series)
-    carried[:, 0] = _typical_gap(series)
+    carried[:, 0] = typical_gap(series)
     ordered = series >= HALF_CENT
     rate = np.where(ordered, series / (1.0 + carried), np.nan)
     level = np.full(rate.shape, np.nan)
@@ -81,7 +81,7 @@ def _local_median(rate: np.ndarray, half: int = LEVEL_HALF_WINDOW) -> np.ndarray
     return np.where(count >= MIN_NEIGHBOURS, (low + high) / 2.0, np.nan)
 
 
-def _typical_gap(series: np.ndarray) -> np.ndarray:
+def typical_gap(series: np.ndarray) -> np.ndarray:
     """Empty months per order over the span: what the first order is taken to carry."""
     ordered = (series >= HALF_CENT).sum(axis=1)
     return (series < HALF_CENT).sum(axis=1) / np.maximum(ordered, 1)

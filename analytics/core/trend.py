@@ -32,45 +32,71 @@ def tie_term(series: np.ndarray) -> np.ndarray:
     return total + run * (run - 1) * (2 * run + 5)
 
 
-def lag1_autocorrelation(residual: np.ndarray) -> np.ndarray:
-    centred = residual - residual.mean(axis=1, keepdims=True)
-    denominator = (centred**2).sum(axis=1)
-    numerator = (centred[:, 1:] * centred[:, :-1]).sum(axis=1)
+def lag1_autocorrelation(residual: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Lag-1 autocorrelation per row; with ``mask``, of the masked cells only, each paired
+    with the previous masked cell (a sequence of orders rather than of months)."""
+    if mask is None:
+        centred = residual - residual.mean(axis=1, keepdims=True)
+        previous = centred[:, :-1]
+        centred, denominator = centred[:, 1:], (centred**2).sum(axis=1)
+        numerator = (centred * previous).sum(axis=1)
+    else:
+        count = np.maximum(mask.sum(axis=1, keepdims=True), 1)
+        mean = np.where(mask, residual, 0.0).sum(axis=1, keepdims=True) / count
+        centred = np.where(mask, residual - mean, 0.0)
+        columns = np.arange(residual.shape[1])[None, :]
+        latest = np.maximum.accumulate(np.where(mask, columns, -1), axis=1)
+        before = np.concatenate([np.full((len(mask), 1), -1), latest[:, :-1]], axis=1)
+        previous = np.where(before >= 0, np.take_along_axis(centred, np.maximum(before, 0), 1), 0)
+        denominator = (centred**2).sum(axis=1)
+        numerator = (centred * previous).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = numerator / denominator
     return np.nan_to_num(rho, nan=0.0)
 
 
-def mann_kendall(series: np.ndarray, *, rho1: np.ndarray | None = None):
+def mann_kendall(
+    series: np.ndarray, *, rho1: np.ndarray | None = None, mask: np.ndarray | None = None
+):
     """S, its variance (tie-corrected, inflated for positive lag-1 autocorrelation),
-    and the two-sided p-value, per row.
+    and the two-sided p-value, per row; with ``mask``, over each row's masked cells only
+    (n is then the row's count of them; a row with fewer than 3 gets p = 1).
 
     Autocorrelation: monthly revenue is often positively autocorrelated, which makes the
     plain test overconfident. The variance is multiplied by the effective-sample-size
     factor of an AR(1) process, 1 + 2 Σ_k (1 − k/n) ρ^k (Yue & Wang 2004), using the lag-1
     autocorrelation of the detrended series, when it is positive.
     """
-    n = series.shape[1]
-    if n < 3:
+    width = series.shape[1]
+    if width < 3:
         ones = np.ones(series.shape[0])
         return np.zeros(series.shape[0]), ones, ones.copy()
-    i, j = _pairs(n)
-    s = np.sign(series[:, j] - series[:, i]).sum(axis=1)
-    variance = (n * (n - 1) * (2 * n + 5) - tie_term(series)) / 18.0
+    i, j = _pairs(width)
+    signs = np.sign(series[:, j] - series[:, i])
+    if mask is None:
+        n = np.full(series.shape[0], float(width))
+        ties = tie_term(series)
+    else:
+        signs = signs * (mask[:, i] & mask[:, j])
+        n = mask.sum(axis=1).astype(float)
+        ties = tie_term(np.where(mask, series, np.nan))  # NaN never ties
+    s = signs.sum(axis=1)
+    variance = (n * (n - 1) * (2 * n + 5) - ties) / 18.0
     if rho1 is not None:
         variance = variance * ar1_variance_factor(rho1, n)
     with np.errstate(invalid="ignore", divide="ignore"):
         corrected = s - np.sign(s)  # continuity correction
         z = corrected / np.sqrt(variance)
     z = np.nan_to_num(z, nan=0.0)
-    p_value = 2 * norm.sf(np.abs(z))
+    p_value = np.where(n >= 3, 2 * norm.sf(np.abs(z)), 1.0)
     return s, variance, p_value
 
 
-def ar1_variance_factor(rho1: np.ndarray, n: int) -> np.ndarray:
+def ar1_variance_factor(rho1: np.ndarray, n: int | np.ndarray) -> np.ndarray:
     rho = np.clip(rho1, 0.0, 0.95)[:, None]
-    lags = np.arange(1, n)[None, :]
-    return 1 + 2 * ((1 - lags / n) * rho**lags).sum(axis=1)
+    n = np.maximum(np.broadcast_to(np.asarray(n, dtype=float), rho1.shape), 1.0)[:, None]
+    lags = np.arange(1, max(int(n.max(initial=0)), 1))[None, :]
+    return 1 + 2 * (np.clip(1 - lags / n, 0.0, None) * rho**lags).sum(axis=1)
 
 
 def theil_sen(series: np.ndarray, *, confidence: float = 0.95):

@@ -14,7 +14,7 @@ from statsmodels.tsa.seasonal import STL
 
 from analytics.core import Params, analyze_portfolio
 from analytics.core.stl import INNER_PASSES, PERIOD, SEASONAL_DEGREE, SEASONAL_SMOOTHER, batch_stl
-from analytics.core.trend import mann_kendall, theil_sen, tie_term
+from analytics.core.trend import lag1_autocorrelation, mann_kendall, theil_sen, tie_term
 
 CORE = Path(__file__).resolve().parents[3] / "analytics" / "core"
 
@@ -64,6 +64,37 @@ def test_mann_kendall_statistic_variance_and_p_value_by_hand():
         assert s[row] == expected_s
         assert variance[row] == pytest.approx(expected_var)
         assert p_value[row] == pytest.approx(2 * norm.sf(abs(z)))
+
+
+def test_masked_mann_kendall_is_the_test_on_the_masked_cells_alone():
+    rng = np.random.default_rng(8)
+    series = np.round(rng.normal(0, 1, size=(40, 24)), 1)
+    mask = rng.random(series.shape) < 0.4
+    mask[0] = True  # all cells: the plain test
+    mask[1] = False
+    mask[1, :2] = True  # two cells: no test
+    rho1 = rng.uniform(-0.2, 0.6, 40)
+    s, variance, p_value = mann_kendall(series, rho1=rho1, mask=mask)
+    for row in range(40):
+        kept = series[row][mask[row]][None, :]
+        if kept.shape[1] < 3:
+            assert p_value[row] == 1.0
+            continue
+        s_alone, var_alone, p_alone = mann_kendall(kept, rho1=rho1[row : row + 1])
+        assert s[row] == s_alone[0]
+        assert variance[row] == pytest.approx(var_alone[0])
+        assert p_value[row] == pytest.approx(p_alone[0])
+
+
+def test_masked_lag1_autocorrelation_pairs_each_cell_with_the_previous_masked_one():
+    rng = np.random.default_rng(9)
+    residual = rng.normal(0, 1, size=(30, 24))
+    mask = rng.random(residual.shape) < 0.5
+    mask[0] = True
+    rho = lag1_autocorrelation(residual, mask)
+    for row in range(30):
+        kept = residual[row][mask[row]][None, :]
+        assert rho[row] == pytest.approx(lag1_autocorrelation(kept)[0])
 
 
 def test_tie_term_counts_every_group_once():
