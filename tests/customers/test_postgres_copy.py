@@ -98,3 +98,35 @@ def test_amounts_are_numeric_14_2_in_postgres(team_a):
             "WHERE table_name = 'customers_revenuerecord' AND column_name = 'amount'"
         )
         assert cursor.fetchone() == (14, 2)
+
+
+def test_load_frame_round_trips_every_kind_of_value_exactly():
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    floats = np.concatenate([rng.normal(0, 1e6, 40), [1e-300, -0.0, 5e-324, 1.0 / 3, np.nan]])
+    count = len(floats)
+    texts = np.array(["", 'a "q", b', "line\nbreak", "\\N", "NULL", None, "Zoë"] * 7)[:count]
+    frame = pd.DataFrame(
+        {
+            "f": floats,
+            "i": np.arange(count, dtype=np.int64) * 10**12,
+            "b": np.arange(count) % 2 == 0,
+            "t": texts,
+            "n": np.array([None if k % 3 == 0 else k for k in range(count)], dtype=object),
+        }
+    )
+    with connection.cursor() as cursor:
+        writing.create_stage(
+            cursor, "copy_round_trip", "f double precision, i bigint, b boolean, t text, n integer"
+        )
+        writing.load_frame(cursor, "copy_round_trip", tuple(frame.columns), frame)
+        cursor.execute("SELECT f, i, b, t, n FROM copy_round_trip")
+        rows = cursor.fetchall()
+    assert len(rows) == count
+    for row, (f, i, b, t, n) in zip(frame.itertuples(index=False), rows, strict=True):
+        assert (f is None) if np.isnan(row.f) else (f == row.f and str(f) == str(row.f))
+        assert (i, b, n) == (row.i, row.b, row.n)
+        # A missing text stays NULL, "" stays empty, quotes and newlines survive.
+        assert t == (None if pd.isna(row.t) else row.t)
