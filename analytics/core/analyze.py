@@ -122,7 +122,11 @@ def analyze_group(series: np.ndarray, params: Params) -> GroupResult:
     """All figures for customers whose spans have the same length (rows × months)."""
     n, length = series.shape
     basics = _basics(series, params)
-    trend, seasonal, cleaned, demand, spikes = _decompose(series, params, ~basics["insufficient"])
+    churn = _churn(series, params)
+    churn["churned"] &= ~basics["insufficient"]
+    trend, seasonal, cleaned, demand, spikes = _decompose(
+        series, params, ~basics["insufficient"], churn["churned"]
+    )
     expected = trend + seasonal
     residual = cleaned - expected
     underlying = quantise(demand - seasonal)
@@ -131,8 +135,6 @@ def analyze_group(series: np.ndarray, params: Params) -> GroupResult:
     test_window, orders = _test_window(quantise(cleaned - seasonal), underlying, cleaned, window)
     tests = _trend_tests(test_window, orders)
     change = _relative_change(fit.fitted)
-    churn = _churn(series, params)
-    churn["churned"] &= ~basics["insufficient"]
     level = _levels(change, tests, churn["churned"], basics["insufficient"], params)
     onset = _onset(fit, level, churn, length)
     risk = _revenue_at_risk(fit, level, churn, cleaned, onset)
@@ -150,7 +152,15 @@ def analyze_group(series: np.ndarray, params: Params) -> GroupResult:
         "activity_before_gap": churn["activity"],
     }
     _blank_insufficient(figures, basics["insufficient"])
-    chart = {"trend": trend, "seasonal": seasonal, "expected": expected, "underlying": fit.fitted}
+    # A straight segment cannot bend to a plateau at zero (a churned customer): on the chart
+    # the underlying level stops at the lowest the customer's revenue went (0 unless refunds).
+    floor = np.minimum(0.0, demand.min(axis=1, initial=0.0))[:, None]
+    chart = {
+        "trend": trend,
+        "seasonal": seasonal,
+        "expected": expected,
+        "underlying": np.maximum(fit.fitted, floor),
+    }
     chart.update(_theil_sen_lines(test_window, tests, length))
     chart["moving_average"] = _trailing_mean(series, MOVING_AVERAGE_MONTHS)
     return GroupResult(figures, chart, spikes.flagged, spikes.zscore, spikes.expected)
@@ -228,7 +238,7 @@ def _components(series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return line, np.zeros_like(series)
 
 
-def _decompose(series: np.ndarray, params: Params, analysed: np.ndarray):
+def _decompose(series: np.ndarray, params: Params, analysed: np.ndarray, churned: np.ndarray):
     """Find the spikes first (against each customer's local order rate, which they cannot
     drag, see ``anomalies``) and put the customer's expected order in their place; spread
     each order over the months it carries (``demand``) and decompose that: a spike would
@@ -236,7 +246,7 @@ def _decompose(series: np.ndarray, params: Params, analysed: np.ndarray):
     same month, and lumpy orders would pass for seasonality."""
     spikes = find_spikes(series, analysed, params.anomaly_z)
     cleaned = np.where(spikes.flagged, spikes.expected, series)
-    demand = spread_orders(cleaned)
+    demand = spread_orders(cleaned, churned)
     trend, seasonal = _components(demand)
     return trend, seasonal, cleaned, demand, spikes
 

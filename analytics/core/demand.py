@@ -7,8 +7,8 @@ the empty months right before it (the months it carries, as the anomaly step cou
 recovers that level: 1,000 a month. The months after the last order are still open (their
 demand arrives with the next order), so they keep the last order's monthly rate instead of
 counting as zero: a buyer two months into its usual three-month gap is not collapsing. A
-run of empty months too long for the customer's habits is churn, judged on the observed
-months, not here.
+run of empty months too long for the customer's habits is churn (judged on the observed
+months by the caller): a churned customer's empty tail stays empty.
 
 Months with net refunds (negative) stay as they are and end a run of empty months. The
 first order of a span is taken to carry the customer's typical gap (its earlier months are
@@ -23,8 +23,9 @@ import numpy as np
 from .anomalies import HALF_CENT, typical_gap
 
 
-def spread_orders(series: np.ndarray) -> np.ndarray:
-    """``series``: rows × months of one span length (no NaN); returns the same shape."""
+def spread_orders(series: np.ndarray, churned: np.ndarray | None = None) -> np.ndarray:
+    """``series``: rows × months of one span length (no NaN); returns the same shape.
+    ``churned`` rows (bool per row) have no open months: their empty tail stays empty."""
     n, length = series.shape
     if length == 0:
         return series.copy()
@@ -52,4 +53,6 @@ def spread_orders(series: np.ndarray) -> np.ndarray:
     last = latest[:, -1]
     last_rate = np.take_along_axis(rate, np.maximum(last, 0)[:, None], axis=1)
     open_months = (columns > last[:, None]) & (last[:, None] >= 0)
+    if churned is not None:
+        open_months &= ~churned[:, None]
     return np.where(open_months, np.maximum(last_rate, 0.0), spread)

@@ -67,3 +67,15 @@ def test_a_quarterly_buyer_whose_orders_fall_by_40_percent_is_declining():
     figures = analyze_portfolio(row[None, :], MONTHS, Params()).figures.iloc[0]
     assert figures["decline_level"] == 2 and figures["p_value"] < 0.01
     assert figures["relative_change_12m"] == pytest.approx(-0.4, abs=0.1)
+
+
+def test_a_churned_customer_keeps_its_empty_tail_and_its_level_stops_at_zero():
+    row = 1500.0 * (1.0 + 0.05 * np.cos(t * 2.3))
+    row[-6:] = 0.0
+    result = analyze_portfolio(row[None, :], MONTHS, Params())
+    figures = result.figures.iloc[0]
+    assert figures["churned"] and figures["decline_level"] == 3
+    assert figures["relative_change_12m"] == -1.0
+    underlying = result.components["underlying"][0]
+    assert underlying.min() == 0.0 and underlying[-1] == 0.0
+    assert underlying[:24] == pytest.approx(1500.0, rel=0.1)
