@@ -86,7 +86,7 @@ def load_frame(
 
 def csv_text(frame: pd.DataFrame) -> str:
     """``frame`` as the CSV that ``COPY … WITH (FORMAT csv)`` reads: one line per row, no
-    header, NULL as an unquoted empty field, every other value of an object column quoted.
+    header, NULL as an unquoted empty field, text quoted where CSV needs it.
 
     Built column by column with numpy (floats in their shortest round-trip form, as
     ``repr`` writes them) and joined once: about 4× faster than ``DataFrame.to_csv`` on
@@ -109,14 +109,25 @@ def _csv_column(column: pd.Series) -> list[str]:
     if kind == "b":
         return np.where(values, "t", "f").tolist()
     if kind == "O":
-        return [_csv_object(value) for value in values]
+        return _csv_objects(values)
     return column.to_frame().to_csv(index=False, header=False, lineterminator="\n").split("\n")[:-1]
 
 
-def _csv_object(value) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return ""
-    return '"' + str(value).replace('"', '""') + '"'
+def _csv_objects(values: np.ndarray) -> list[str]:
+    """Text, ids, dates, hex: missing → NULL; a value that CSV would misread (empty, or
+    holding a comma, quote or line break) is quoted, all the others are written as they
+    are, decided for the whole column at once when none needs quoting (the usual case)."""
+    present = pd.notna(values)
+    texts = [value if type(value) is str else str(value) for value in values[present]]
+    joined = "\x1f".join(texts)
+    plain = not any(mark in joined for mark in (",", '"', "\n", "\r")) and (
+        not texts or min(map(len, texts)) > 0
+    )
+    if not plain:
+        texts = ['"' + text.replace('"', '""') + '"' for text in texts]
+    out = np.full(len(values), "", dtype=object)
+    out[present] = texts
+    return out.tolist()
 
 
 def create_stage(cursor, table: str, columns: str) -> None:
