@@ -10,7 +10,14 @@ that rate times the months it carries; the first month of a span carries the cus
 typical gap, since what came before the window is unknown.
 
 The month's log ratio to its expected order is z-scored against the customer's own ratios
-(median / MAD, so a volatile customer needs a bigger month than a steady one), and a month is
+(a volatile customer needs a bigger month than a steady one): around their median, on the
+smaller of two robust spreads, the MAD and Rousseeuw and Croux's Qn. Both ignore up to half
+the months, so spikes cannot inflate them, but each overstates the spread of some shapes of
+ordinary months that the other reads well (the MAD a flat or two-humped spread of order
+sizes, which autocorrelated demand and carried months produce; Qn a tight core with a
+few far months). Measured on the detection benchmark, MAD alone gave precision / recall
+0.85 / 0.86 on seeds 1-3 and 0.84 / 0.84 on seeds 4-6, Qn alone 0.93 / 0.82 and 0.91 /
+0.82, the smaller of the two 0.84 / 0.86 on both. A month is
 an anomaly when z ≥ ``anomaly_z`` and the month is at least ``MIN_ANOMALY_RATIO`` times its
 expected order. Only months above expectation are anomalies: a low month is lumpiness (its
 demand comes with the next order) or a refund, and a lasting drop is what the decline level
@@ -27,19 +34,23 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from scipy.special import ndtri
 
 HALF_CENT = 0.005  # less than half a cent in a month is no revenue
 LEVEL_HALF_WINDOW = 12  # months either side whose orders set a month's local rate
 MIN_NEIGHBOURS = 2  # orders in the window (the month left out) needed to judge a month
 MIN_ANOMALY_RATIO = 3.0  # an anomaly brings at least three times its expected order
 MIN_LOG_SCALE = 0.05  # smallest spread of log order ratios (about ±5 %)
-ROW_BLOCK = 2048  # rows per block of the sliding median (bounds memory)
+ROW_BLOCK = 2048  # rows per block of the sliding median and of Qn (bounds memory)
+QN_CONSTANT = 1.0 / (np.sqrt(2.0) * ndtri(5.0 / 8.0))  # Qn's consistency factor, 2.2191
 
 
 @dataclass
 class Spikes:
     flagged: np.ndarray  # bool, rows × months
-    zscore: np.ndarray  # robust z of each month's log ratio to its expected order (0: not judged)
+    # Robust z of each month's log ratio to its expected order (0: not judged); on the MAD
+    # alone in rows without a month big enough to be an anomaly.
+    zscore: np.ndarray
     expected: np.ndarray  # the month's expected order (NaN where it could not be judged)
 
 
@@ -58,7 +69,14 @@ def find_spikes(series: np.ndarray, analysed: np.ndarray, anomaly_z: float) -> S
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(judged, np.log(series / np.where(judged, expected, 1.0)), 0.0)
     centre = masked_row_median(ratio, judged)[:, None]
-    scale = 1.4826 * masked_row_median(np.abs(ratio - centre), judged)[:, None]
+    mad = 1.4826 * masked_row_median(np.abs(ratio - centre), judged)
+    # Qn only where a month is big enough to be an anomaly at all (most rows have none).
+    candidates = np.flatnonzero((judged & (ratio >= np.log(MIN_ANOMALY_RATIO))).any(axis=1))
+    qn = np.full(len(ratio), np.inf)
+    for start in range(0, len(candidates), ROW_BLOCK):
+        rows = candidates[start : start + ROW_BLOCK]
+        qn[rows] = masked_qn(ratio[rows], judged[rows])
+    scale = np.minimum(mad, qn)[:, None]
     zscore = np.where(judged, (ratio - centre) / np.maximum(scale, MIN_LOG_SCALE), 0.0)
     flagged = (
         judged & analysed[:, None] & (zscore >= anomaly_z) & (ratio >= np.log(MIN_ANOMALY_RATIO))
@@ -70,15 +88,22 @@ def _local_median(rate: np.ndarray, half: int = LEVEL_HALF_WINDOW) -> np.ndarray
     """Median of each month's neighbours within ``half`` months (the month itself left out)
     among the non-NaN cells; NaN with fewer than ``MIN_NEIGHBOURS`` of them. By sorting:
     missing cells become +inf and sort last."""
-    padded = np.pad(rate, ((0, 0), (half, half)), constant_values=np.nan)
+    present = ~np.isnan(rate)
+    padded = np.pad(np.where(present, rate, np.inf), ((0, 0), (half, half)), constant_values=np.inf)
     windows = np.array(sliding_window_view(padded, 2 * half + 1, axis=1))
-    windows[:, :, half] = np.nan
-    present = ~np.isnan(windows)
-    count = present.sum(axis=2)
-    ordered = np.sort(np.where(present, windows, np.inf), axis=2)
-    low = np.take_along_axis(ordered, np.maximum(count - 1, 0)[..., None] // 2, axis=2)[..., 0]
-    high = np.take_along_axis(ordered, (count // 2)[..., None], axis=2)[..., 0]
-    return np.where(count >= MIN_NEIGHBOURS, (low + high) / 2.0, np.nan)
+    windows[:, :, half] = np.inf
+    windows.sort(axis=2)
+    # Neighbours present in each window: a running sum, less the month itself.
+    running = np.pad(np.cumsum(present, axis=1), ((0, 0), (1, 0)))
+    width = rate.shape[1]
+    upper = np.minimum(np.arange(width) + half + 1, width)
+    lower = np.maximum(np.arange(width) - half, 0)
+    count = running[:, upper] - running[:, lower] - present
+    rows, months = np.indices(count.shape)
+    low = windows[rows, months, np.maximum(count - 1, 0) // 2]
+    high = windows[rows, months, count // 2]
+    with np.errstate(invalid="ignore"):
+        return np.where(count >= MIN_NEIGHBOURS, (low + high) / 2.0, np.nan)
 
 
 def typical_gap(series: np.ndarray) -> np.ndarray:
@@ -105,3 +130,27 @@ def masked_row_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     low = ordered[rows, np.maximum(count - 1, 0) // 2]
     high = ordered[rows, np.maximum(count, 1) // 2 - (count == 0)]
     return np.where(count > 0, (low + high) / 2.0, 0.0)
+
+
+def masked_qn(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Rousseeuw and Croux's Qn scale of each row's masked cells: statsmodels' ``qn_scale``
+    (the k-th smallest pairwise distance, k = C(h, 2), h = n // 2 + 1, times the normal
+    consistency factor) with Croux and Rousseeuw's (1992) small-sample correction for
+    n > 9, n / (n + 1.4) for odd n and n / (n + 3.8) for even n, without which Qn
+    overstates the spread of the 20-36 months here by 4-16 %; +inf for fewer than 2 cells."""
+    rows, width = values.shape
+    out = np.full(rows, np.inf)
+    if width < 2:
+        return out
+    i, j = np.triu_indices(width, k=1)
+    gaps = np.where(mask[:, i] & mask[:, j], np.abs(values[:, j] - values[:, i]), np.inf)
+    count = mask.sum(axis=1)
+    half = count // 2 + 1
+    rank = half * (half - 1) // 2 - 1  # 0-based
+    # Rows share their rank when they have as many cells: partition each group once.
+    for k in np.unique(rank[count >= 2]):
+        members = np.flatnonzero((rank == k) & (count >= 2))
+        out[members] = QN_CONSTANT * np.partition(gaps[members], k, axis=1)[:, k]
+    n = count.astype(float)
+    correction = np.where(n <= 9, 1.0, np.where(count % 2 == 1, n / (n + 1.4), n / (n + 3.8)))
+    return out * correction

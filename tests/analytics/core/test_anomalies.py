@@ -111,3 +111,25 @@ def test_rows_are_independent_of_their_neighbours():
         np.testing.assert_array_equal(alone.flagged[0], together.flagged[row])
         np.testing.assert_array_equal(alone.zscore[0], together.zscore[row])
     assert together.flagged[3, 10]
+
+
+def test_masked_qn_is_statsmodels_qn_with_the_small_sample_correction():
+    from statsmodels.robust.scale import qn_scale
+
+    from analytics.core.anomalies import masked_qn
+
+    rng = np.random.default_rng(12)
+    values = rng.normal(0.0, 1.0, (60, 36))
+    mask = rng.random(values.shape) < rng.uniform(0.2, 1.0, (60, 1))
+    mask[0] = True
+    mask[1] = False
+    mask[1, :1] = True  # one cell: no spread
+    qn = masked_qn(values, mask)
+    for row in range(60):
+        kept = values[row][mask[row]]
+        n = len(kept)
+        if n < 2:
+            assert qn[row] == np.inf
+            continue
+        correction = 1.0 if n <= 9 else (n / (n + 1.4) if n % 2 else n / (n + 3.8))
+        assert qn[row] == pytest.approx(qn_scale(kept) * correction, rel=1e-12)
