@@ -83,6 +83,11 @@ class AnalysisRun(models.Model):
     anomalies_count = models.PositiveIntegerField(default=0)
     segments_count = models.PositiveSmallIntegerField(default=0)
     silhouette = models.FloatField(null=True, blank=True)
+    # Customers per decline level 0..3 and insufficient data, per segment number ("none":
+    # not clustered), counted when the run finished: the segments page reads it instead of
+    # grouping the run's results (measured 95 ms at 100,000 customers). Empty for runs
+    # finished before it existed, whose page still groups.
+    segment_level_mix = models.JSONField(default=dict, blank=True)
     # Seconds per stage; chunk stages are summed over chunks (they may overlap in time).
     timings = models.JSONField(default=dict, blank=True)
     # Human-readable facts about how the run was set up, e.g. a partial month left out.

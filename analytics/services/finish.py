@@ -76,6 +76,7 @@ def _finish(run: AnalysisRun) -> str:
             customers_count=len(figures),
             segments_count=segments.k,
             silhouette=_finite_or_none(segments.silhouette),
+            segment_level_mix=_segment_level_mix(figures, segments.labels),
             timings=_timings(locked, segment_seconds, time.perf_counter() - clock, finished),
             **_counts(figures),
         )
@@ -173,6 +174,18 @@ def _finite_or_none(value) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
+
+
+def _segment_level_mix(figures: pd.DataFrame, labels) -> dict[str, list[int]]:
+    """{segment number or "none": [customers at level 0, 1, 2, 3, insufficient data]}."""
+    levels = figures["decline_level"].to_numpy(dtype=np.float64, na_value=np.nan)
+    column = np.where(np.isnan(levels), 4, np.nan_to_num(levels)).astype(np.int64)
+    labels = np.asarray(labels, dtype=np.int64)
+    mix = {}
+    for label in np.unique(labels):
+        counts = np.bincount(column[labels == label], minlength=5)
+        mix["none" if label < 0 else str(int(label))] = [int(c) for c in counts]
+    return mix
 
 
 def _counts(figures: pd.DataFrame) -> dict[str, int]:

@@ -125,7 +125,13 @@ def segment_overview(*, run: AnalysisRun) -> SegmentOverview:
 
 
 def _level_mixes(run: AnalysisRun) -> dict[int | None, LevelMix]:
-    """{segment (None: no segment): its level mix}, from one grouped count."""
+    """{segment (None: no segment): its level mix}, as counted when the run finished, or
+    from one grouped count for a run finished before those counts were kept."""
+    if run.segment_level_mix:
+        return {
+            None if key == "none" else int(key): LevelMix(tuple(counts[:4]), counts[4])
+            for key, counts in run.segment_level_mix.items()
+        }
     grouped = (
         CustomerResult.objects.filter(run=run)
         .values_list("segment", "decline_level")

@@ -96,6 +96,13 @@ def test_segments_are_written_and_set_on_every_leveled_customer(
     segment = segments.first()
     assert segment.name and segment.features and segment.profile
     assert set(segment.profile) == set(segment.features)
+    # The level mix the segments page shows is counted once, when the run finishes.
+    grouped = results.values_list("segment", "decline_level").annotate(n=Count("id"))
+    expected: dict[str, list[int]] = {}
+    for number, level, count in grouped:
+        key = "none" if number is None else str(number)
+        expected.setdefault(key, [0] * 5)[4 if level is None else level] += count
+    assert run.segment_level_mix == expected
 
 
 def test_results_keep_the_figures_and_chart_series(

@@ -293,6 +293,19 @@ def test_the_level_mix_counts_each_segments_customers_by_level(viewer, team_a, r
     ]
 
 
+def test_the_level_mix_kept_by_the_finished_run_is_what_the_page_shows(viewer, team_a, run):
+    # A run keeps its mix when it finishes; the page then shows it without grouping the
+    # results (these stored counts deliberately differ from the results to tell them apart).
+    mix = {"0": [5, 0, 0, 0, 0], "1": [0, 6, 0, 1, 0], "none": [0, 0, 0, 0, 7]}
+    AnalysisRun.objects.filter(pk=run.pk).update(segment_level_mix=mix)
+    rows = table_rows(viewer.get(segments_url(team_a)))
+    assert [row["cells"][9:14] for row in rows] == [
+        ["5", "0", "0", "0", "0"],
+        ["0", "6", "0", "1", "0"],
+        ["0", "0", "0", "0", "7"],
+    ]
+
+
 def test_the_level_mix_bar_has_a_text_alternative(viewer, team_a, run):
     page = viewer.get(segments_url(team_a)).content.decode()
     assert 'aria-label="Level mix: level 0: 1, level 2: 1, level 3: 2"' in page
