@@ -24,6 +24,7 @@ from urllib.parse import quote, urlencode
 from django.db.models import F, QuerySet
 from django.urls import NoReverseMatch, reverse
 
+from analytics.core.analyze import UNJUDGED
 from analytics.models import LEVEL_LABELS, AnalysisRun, CustomerResult, Segment
 from analytics.services.export import BATCH, RESULT_COLUMNS, cell
 from customers.models import Customer
@@ -62,6 +63,10 @@ NULLABLE_SORTS = {
     "cv",
     "onset_month",
 }
+# Figures the core leaves empty for every customer with insufficient data: sorting the
+# "insufficient data" filter by one has no values to read, only the empties (looking for
+# values walked the whole run's index: 250 ms at 100,000 customers).
+EMPTY_WHEN_INSUFFICIENT = set(UNJUDGED)
 ROW_FIELDS = (
     "pk",
     "customer_id",
@@ -220,12 +225,15 @@ def _page_rows(results: QuerySet, query: RiskQuery, start: int, count: int) -> l
     if column not in NULLABLE_SORTS:
         return list(ordered.values(*ROW_FIELDS)[start : start + count])
     present = ordered.filter(**{f"{column}__isnull": False})
-    rows = list(present.values(*ROW_FIELDS)[start : start + count])
-    if len(rows) == count:
-        return rows
-    # Past the last value: the empties follow. Counting the values is only needed for a
-    # page that starts among the empties.
-    values_before = start + len(rows) if rows else present.count()
+    if query.level == LEVEL_NONE and column in EMPTY_WHEN_INSUFFICIENT:
+        rows, values_before = [], 0
+    else:
+        rows = list(present.values(*ROW_FIELDS)[start : start + count])
+        if len(rows) == count:
+            return rows
+        # Past the last value: the empties follow. Counting the values is only needed for
+        # a page that starts among the empties.
+        values_before = start + len(rows) if rows else present.count()
     empties = results.filter(**{f"{column}__isnull": True})
     empties = empties.order_by("-pk" if query.descending else "pk")
     offset = max(0, start - values_before)

@@ -413,6 +413,21 @@ def test_query_count_does_not_grow_with_the_page_size_and_nothing_is_counted(
     assert counts[0] <= counts[1] <= counts[0] + 1
 
 
+@pytest.mark.parametrize("sort", ["p_value", "-relative_change_12m", "slope"])
+def test_insufficient_data_sorted_by_a_figure_it_lacks_lists_the_empties_without_a_search(
+    viewer, team_a, run, django_assert_max_num_queries, sort
+):
+    insufficient = [spec for spec in SPECS if spec.decline_level is None]
+    assert insufficient and all(getattr(spec, sort.lstrip("-")) is None for spec in insufficient)
+    expected = expected_order(sort.lstrip("-"), sort.startswith("-"), specs=insufficient)
+    viewer.get(list_url(team_a))  # warm the session
+    with django_assert_max_num_queries(10) as captured:
+        response = viewer.get(list_url(team_a, level="none", sort=sort))
+    assert row_ids(response) == expected
+    column = sort.lstrip("-")
+    assert not [q for q in count_queries(captured) if f'"{column}" IS NOT NULL' in q]
+
+
 def test_pages_of_a_nullable_sort_run_on_into_the_empty_values(viewer, team_a, run, monkeypatch):
     monkeypatch.setattr(risk, "PAGE_SIZE", 2)
     order = expected_order("onset_month", True)
