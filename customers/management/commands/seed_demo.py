@@ -51,7 +51,7 @@ class Command(BaseCommand):
         self._analyse(team, admin)
         self.stdout.write(
             self.style.SUCCESS(
-                "Log in at http://127.0.0.1:8000/accounts/login/ as demo-admin, demo-analyst "
+                "Log in (at /accounts/login/ on the server) as demo-admin, demo-analyst "
                 f"or demo-viewer with password: {options['password']}"
             )
         )
