@@ -115,12 +115,14 @@ def _csv_column(column: pd.Series) -> list[str]:
 
 def _csv_objects(values: np.ndarray) -> list[str]:
     """Text, ids, dates, hex: missing → NULL; a value that CSV would misread (empty, or
-    holding a comma, quote or line break) is quoted, all the others are written as they
-    are, decided for the whole column at once when none needs quoting (the usual case)."""
+    holding a comma, quote, line break or backslash-dot) is quoted, all the others are
+    written as they are, decided for the whole column at once when none needs quoting (the
+    usual case)."""
     present = pd.notna(values)
     texts = [value if type(value) is str else str(value) for value in values[present]]
     joined = "\x1f".join(texts)
-    plain = not any(mark in joined for mark in (",", '"', "\n", "\r")) and (
+    # A backslash-dot alone on a line would end the COPY's data: quoted, it is a value.
+    plain = not any(mark in joined for mark in (",", '"', "\n", "\r", "\\.")) and (
         not texts or min(map(len, texts)) > 0
     )
     if not plain:

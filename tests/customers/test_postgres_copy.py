@@ -130,3 +130,14 @@ def test_load_frame_round_trips_every_kind_of_value_exactly():
         assert (i, b, n) == (row.i, row.b, row.n)
         # A missing text stays NULL, "" stays empty, quotes and newlines survive.
         assert t == (None if pd.isna(row.t) else row.t)
+
+
+def test_load_frame_keeps_a_lone_backslash_dot_as_a_value():
+    import pandas as pd
+
+    frame = pd.DataFrame({"t": ["a", "\\.", "b"]})
+    with connection.cursor() as cursor:
+        writing.create_stage(cursor, "copy_lone_value", "t text")
+        writing.load_frame(cursor, "copy_lone_value", ("t",), frame)
+        cursor.execute("SELECT t FROM copy_lone_value")
+        assert [row[0] for row in cursor.fetchall()] == ["a", "\\.", "b"]
