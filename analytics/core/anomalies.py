@@ -36,6 +36,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import ndtri
 
+from .trend import previous_index
+
 HALF_CENT = 0.005  # less than half a cent in a month is no revenue
 LEVEL_HALF_WINDOW = 12  # months either side whose orders set a month's local rate
 MIN_NEIGHBOURS = 2  # orders in the window (the month left out) needed to judge a month
@@ -114,11 +116,8 @@ def typical_gap(series: np.ndarray) -> np.ndarray:
 
 def months_empty_before(series: np.ndarray) -> np.ndarray:
     """For each month, how many empty months come right before it."""
-    empty = series < HALF_CENT
-    run = np.zeros(series.shape)
-    for column in range(1, series.shape[1]):
-        run[:, column] = np.where(empty[:, column - 1], run[:, column - 1] + 1, 0)
-    return run
+    columns = np.arange(series.shape[1])[None, :]
+    return (columns - previous_index(series >= HALF_CENT) - 1).astype(float)
 
 
 def masked_row_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -21,20 +21,19 @@ from __future__ import annotations
 import numpy as np
 
 from .anomalies import HALF_CENT, typical_gap
+from .trend import previous_index
 
 
 def spread_orders(series: np.ndarray, churned: np.ndarray | None = None) -> np.ndarray:
     """``series``: rows × months of one span length (no NaN); returns the same shape.
     ``churned`` rows (bool per row) have no open months: their empty tail stays empty."""
-    n, length = series.shape
+    length = series.shape[1]
     if length == 0:
         return series.copy()
     columns = np.arange(length)[None, :]
     nonzero = np.abs(series) >= HALF_CENT
     ordered = series >= HALF_CENT
-    # Index of the latest non-empty month up to each month, and strictly before it.
-    latest = np.maximum.accumulate(np.where(nonzero, columns, -1), axis=1)
-    before = np.concatenate([np.full((n, 1), -1), latest[:, :-1]], axis=1)
+    before = previous_index(nonzero)  # the latest non-empty month before each month
     # The first order of a span may carry months from before it: it is taken to carry the
     # customer's typical gap (empty months per order), as the anomaly step does.
     carried = (columns - before).astype(float)
@@ -50,7 +49,7 @@ def spread_orders(series: np.ndarray, churned: np.ndarray | None = None) -> np.n
         nonzero, rate, np.where(takes_next, np.take_along_axis(rate, following, axis=1), 0.0)
     )
     # Open months after the last order keep its monthly rate.
-    last = latest[:, -1]
+    last = np.where(nonzero[:, -1], length - 1, before[:, -1])  # the last non-empty month
     last_rate = np.take_along_axis(rate, np.maximum(last, 0)[:, None], axis=1)
     open_months = (columns > last[:, None]) & (last[:, None] >= 0)
     if churned is not None:

@@ -35,24 +35,26 @@ def tie_term(series: np.ndarray) -> np.ndarray:
     return total + run * (run - 1) * (2 * run + 5)
 
 
+def previous_index(mask: np.ndarray) -> np.ndarray:
+    """For each cell, the column of the nearest masked cell strictly before it in its row
+    (−1 when there is none)."""
+    columns = np.arange(mask.shape[1])[None, :]
+    latest = np.maximum.accumulate(np.where(mask, columns, -1), axis=1)
+    return np.concatenate([np.full((len(mask), 1), -1), latest[:, :-1]], axis=1)
+
+
 def lag1_autocorrelation(residual: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     """Lag-1 autocorrelation per row; with ``mask``, of the masked cells only, each paired
     with the previous masked cell (a sequence of orders rather than of months)."""
     if mask is None:
-        centred = residual - residual.mean(axis=1, keepdims=True)
-        previous = centred[:, :-1]
-        centred, denominator = centred[:, 1:], (centred**2).sum(axis=1)
-        numerator = (centred * previous).sum(axis=1)
-    else:
-        count = np.maximum(mask.sum(axis=1, keepdims=True), 1)
-        mean = np.where(mask, residual, 0.0).sum(axis=1, keepdims=True) / count
-        centred = np.where(mask, residual - mean, 0.0)
-        columns = np.arange(residual.shape[1])[None, :]
-        latest = np.maximum.accumulate(np.where(mask, columns, -1), axis=1)
-        before = np.concatenate([np.full((len(mask), 1), -1), latest[:, :-1]], axis=1)
-        previous = np.where(before >= 0, np.take_along_axis(centred, np.maximum(before, 0), 1), 0)
-        denominator = (centred**2).sum(axis=1)
-        numerator = (centred * previous).sum(axis=1)
+        mask = np.ones(residual.shape, dtype=bool)
+    count = np.maximum(mask.sum(axis=1, keepdims=True), 1)
+    mean = np.where(mask, residual, 0.0).sum(axis=1, keepdims=True) / count
+    centred = np.where(mask, residual - mean, 0.0)
+    before = previous_index(mask)
+    previous = np.where(before >= 0, np.take_along_axis(centred, np.maximum(before, 0), 1), 0)
+    denominator = (centred**2).sum(axis=1)
+    numerator = (centred * previous).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = numerator / denominator
     return np.nan_to_num(rho, nan=0.0)
