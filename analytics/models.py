@@ -217,6 +217,8 @@ RISK_SORT_INDEXES: tuple[tuple[str, str, bool], ...] = (
     ("active_months", "active", False),
     ("onset_month", "onset", True),
     ("anomaly_count", "anomalies", False),
+    ("p_active", "active_p", True),
+    ("expected_revenue_12m", "expected", True),
 )
 
 
@@ -254,6 +256,12 @@ class CustomerResult(_RunResult):
     )
     anomaly_count = models.PositiveSmallIntegerField(default=0)
     explanation = models.TextField(blank=True)
+    # The purchase process (METHOD.md): P(still buying at its own rhythm), and the revenue
+    # expected over the next 12 months; null for insufficient data.
+    p_active = models.FloatField(null=True, blank=True)
+    expected_revenue_12m = models.DecimalField(
+        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, null=True, blank=True
+    )
     # The chart's series, COMPONENTS × the run's months, NaN outside the customer's span
     # (see analytics.core.CHART_SERIES), packed by ``pack_series``: JSON text of 100,000 ×
     # 288 floats costs seconds to build and several times the space; ``series()`` decodes it.

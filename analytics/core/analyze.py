@@ -7,6 +7,7 @@ rows at once. Same input and parameters ⇒ identical output.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,12 +21,27 @@ from .demand import spread_orders
 from .explain import explanations
 from .params import ANOMALY_COLUMNS, FIGURES, Params
 from .piecewise import fit_piecewise
+from .purchase import (
+    PurchaseModel,
+    activity_summary,
+    expected_purchases,
+    fit_purchase_model,
+    probability_alive,
+)
 from .stl import MIN_STL_MONTHS, batch_stl
 from .trend import lag1_autocorrelation, mann_kendall, row_median, theil_sen
 
 TEST_WINDOW = 24  # months the trend test and the Theil–Sen slope look at
 ORDER_TEST_SHARE = 0.5  # customers ordering in at most this share of them are tested by order
 HORIZON = 12  # months of revenue at risk
+# A customer the purchase process gives less than this chance of still buying is judged by
+# what it is expected to spend next; above it, only a trend test can call a decline.
+DOUBTFUL_P_ACTIVE = 0.5
+# A run of empty months implausible at the customer's rhythm is churn only when the
+# purchase process agrees that the customer has most likely gone (a short history of
+# consecutive months followed by a pause is not proof: the portfolio's rhythm says so).
+CHURN_P_ACTIVE = 0.1
+LOG_FLOOR = 0.1  # share of a customer's mean level below which a month counts as that share
 ROW_BLOCK = 8192  # rows per block of the pairwise steps (bounds memory)
 TASK_ROWS = 8192  # rows analysed together by one thread
 MOVING_AVERAGE_MONTHS = 3
@@ -49,6 +65,8 @@ class CoreResult:
     figures: pd.DataFrame
     anomalies: pd.DataFrame
     components: dict[str, np.ndarray] = field(default_factory=dict)
+    # Every figure, the internal ones too (``forecast_revenue`` needs them).
+    internal: pd.DataFrame | None = None
 
 
 def span_lengths(matrix: np.ndarray) -> np.ndarray:
@@ -64,6 +82,8 @@ def analyze_portfolio(matrix: np.ndarray, months: pd.DatetimeIndex, params: Para
     if len(months) != width:
         raise ValueError(f"{width} matrix columns but {len(months)} months")
     spans = span_lengths(matrix)
+    if params.purchase_model is None:
+        params = dataclasses.replace(params, purchase_model=portfolio_purchase_model(matrix))
     out = _empty_figures(rows)
     components = {k: np.full((rows, width), np.nan) for k in CHART_SERIES}
     anomaly_parts = []
@@ -93,7 +113,14 @@ def analyze_portfolio(matrix: np.ndarray, months: pd.DatetimeIndex, params: Para
         else np.zeros(rows, dtype=np.int64)
     )
     figures["explanation"] = explanations(figures, params)
-    return CoreResult(figures[list(FIGURES)], anomalies, components)
+    return CoreResult(figures[list(FIGURES)], anomalies, components, figures)
+
+
+def portfolio_purchase_model(matrix: np.ndarray) -> tuple[float, float, float, float]:
+    """The purchase process's parameters fitted on every customer of the matrix."""
+    active = np.nan_to_num(matrix, nan=0.0) >= HALF_CENT
+    x, t_x, n = activity_summary(active, active.any(axis=1))
+    return tuple(fit_purchase_model(x, t_x, n).as_list())
 
 
 def _row_tasks(spans: np.ndarray) -> list[np.ndarray]:
@@ -122,8 +149,9 @@ def analyze_group(series: np.ndarray, params: Params) -> GroupResult:
     """All figures for customers whose spans have the same length (rows × months)."""
     n, length = series.shape
     basics = _basics(series, params)
+    purchase = _purchase(series, params)
     churn = _churn(series, params)
-    churn["churned"] &= ~basics["insufficient"]
+    churn["churned"] &= ~basics["insufficient"] & (purchase["p_active"] < CHURN_P_ACTIVE)
     trend, seasonal, cleaned, demand, spikes = _decompose(
         series, params, ~basics["insufficient"], churn["churned"]
     )
@@ -134,10 +162,16 @@ def analyze_group(series: np.ndarray, params: Params) -> GroupResult:
     window = min(length, TEST_WINDOW)
     test_window, orders = _test_window(quantise(cleaned - seasonal), underlying, cleaned, window)
     tests = _trend_tests(test_window, orders)
-    change = _relative_change(fit.fitted)
-    level = _levels(change, tests, churn["churned"], basics["insufficient"], params)
-    onset = _onset(fit, level, churn, length)
-    risk = _revenue_at_risk(fit, level, churn, cleaned, onset)
+    change, drift = _relative_change(underlying, churn["churned"])
+    trend_level = _levels(change, tests, churn["churned"], basics["insufficient"], params)
+    forecast = _forecast(purchase, cleaned, drift, tests, params)
+    level, by_purchase = _combined_level(trend_level, forecast, purchase, basics, params)
+    level = np.where(churn["churned"], 3, level)
+    # Where the purchase process set the level, the customer's level now is what it is
+    # expected to spend: its change is that against the last 12 months.
+    change = np.where(by_purchase & ~churn["churned"], forecast["expected_change_12m"], change)
+    onset = _onset(fit, level, trend_level, churn, purchase, length)
+    at_risk = np.maximum(0.0, HORIZON * forecast["baseline"] - forecast["expected_revenue_12m"])
     figures = {
         **basics,
         **tests,
@@ -147,9 +181,15 @@ def analyze_group(series: np.ndarray, params: Params) -> GroupResult:
         "churned": churn["churned"],
         "decline_level": level,
         "onset_index": onset,
-        "revenue_at_risk": risk,
+        "revenue_at_risk": np.where(level >= 1, at_risk, 0.0),
         "months_since_last_revenue": churn["gap"],
         "activity_before_gap": churn["activity"],
+        "p_active": purchase["p_active"],
+        **forecast,
+        "repeat_months": purchase["x"],
+        "last_repeat_month": purchase["t_x"],
+        "opportunities": purchase["n"],
+        "by_purchase": by_purchase,
     }
     _blank_insufficient(figures, basics["insufficient"])
     # A straight segment cannot bend to a plateau at zero (a churned customer): on the chart
@@ -166,9 +206,82 @@ def analyze_group(series: np.ndarray, params: Params) -> GroupResult:
     return GroupResult(figures, chart, spikes.flagged, spikes.zscore, spikes.expected)
 
 
+def _purchase(series: np.ndarray, params: Params) -> dict[str, np.ndarray]:
+    """The purchase process's view of each customer: (x, t_x, n) and P(still buying)."""
+    model = PurchaseModel(*params.purchase_model)
+    active = series >= HALF_CENT
+    valid = active.any(axis=1)
+    x, t_x, n = activity_summary(active, valid)
+    p_active = np.where(valid, probability_alive(model, x, t_x, n), 0.0)
+    return {"x": x, "t_x": t_x, "n": n, "p_active": p_active, "active": active}
+
+
+def _forecast(purchase, cleaned, drift, tests, params: Params) -> dict[str, np.ndarray]:
+    """Expected revenue over the next 12 months: the months the purchase process expects the
+    customer to buy in, times what it spends in a month it buys (its last 12 months of
+    buying, spikes replaced), times where a significant trend has taken its level since
+    (the fitted underlying level now over its mean of the last 12 months).
+
+    ``baseline`` is the mean monthly revenue of the last 12 months (spikes replaced): what the
+    customer brought in over the past year, the yardstick of revenue at risk and of the
+    forward change ``expected_change_12m``."""
+    model = PurchaseModel(*params.purchase_model)
+    history = (purchase["x"], purchase["t_x"], purchase["n"])
+    buying_months = expected_purchases(model, *history, HORIZON)
+    spend = spend_per_active_month(cleaned, purchase["active"])
+    drift = np.where((tests["p_value"] < params.alpha) & np.isfinite(drift), drift, 1.0)
+    drift = np.clip(drift, 0.0, 2.0)
+    expected_revenue = buying_months * spend * drift
+    baseline = cleaned[:, -HORIZON:].mean(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        expected_change = np.where(
+            baseline >= HALF_CENT, expected_revenue / (HORIZON * baseline) - 1.0, np.nan
+        )
+    return {
+        "expected_revenue_12m": expected_revenue,
+        "baseline": baseline,
+        "expected_change_12m": expected_change,
+        "spend_per_active_month": spend * drift,
+    }
+
+
+def spend_per_active_month(cleaned: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Mean revenue of the months a customer bought in, over the 12 months up to its last
+    purchase (0 for a customer that never bought)."""
+    length = cleaned.shape[1]
+    positions = np.arange(length)[None, :]
+    last = length - 1 - np.argmax(active[:, ::-1], axis=1)
+    recent = active & (positions > (last - HORIZON)[:, None]) & (positions <= last[:, None])
+    counts = recent.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spend = np.where(recent, cleaned, 0.0).sum(axis=1) / counts
+    return np.where(counts > 0, np.maximum(spend, 0.0), 0.0)
+
+
+def _combined_level(trend_level, forecast, purchase, basics, params: Params) -> np.ndarray:
+    """The trend test's level for customers it can judge; for a customer the purchase
+    process doubts (P(still buying) < 0.5), the level of its expected change, when worse.
+    Returns the level and where the purchase process set it."""
+    doubtful = purchase["p_active"] < DOUBTFUL_P_ACTIVE
+    by_purchase = np.where(doubtful, _edge_level(forecast["expected_change_12m"], params), 0)
+    tested = basics["active_months"] >= params.min_active_months
+    level = np.where(tested, np.maximum(trend_level, by_purchase), by_purchase)
+    level = np.where(basics["insufficient"], -1, level)
+    return level, ~basics["insufficient"] & (~tested | (by_purchase > trend_level))
+
+
+def _edge_level(change: np.ndarray, params: Params) -> np.ndarray:
+    mild, moderate, sharp = params.level_edges
+    change = np.nan_to_num(change, nan=0.0)
+    return np.select([change <= sharp, change <= moderate, change <= mild], [3, 2, 1], default=0)
+
+
 # Trend figures of a customer with too little data would be noise: they stay empty, as
 # its level does; the descriptive figures (mean, spread, months) are kept.
 UNJUDGED = (
+    "p_active",
+    "expected_revenue_12m",
+    "expected_change_12m",
     "slope",
     "slope_low",
     "slope_high",
@@ -217,7 +330,9 @@ def _basics(series: np.ndarray, params: Params) -> dict[str, np.ndarray]:
     std = series.std(axis=1, ddof=1) if length > 1 else np.zeros(n)
     with np.errstate(invalid="ignore", divide="ignore"):
         cv = np.where(mean > 0, std / mean, np.nan)
-    insufficient = (length < params.min_span_months) | (active < params.min_active_months)
+    # Every customer with a purchase and min_span_months of history is judged: by its trend
+    # when it has min_active_months, by its purchase process in any case.
+    insufficient = (length < params.min_span_months) | (active < 1)
     return {
         "revenue_mean": mean,
         "revenue_std": std,
@@ -316,18 +431,29 @@ def _mann_kendall_blocked(window: np.ndarray, rho1: np.ndarray, counted: np.ndar
     return tuple(np.concatenate(values) for values in zip(*parts, strict=True))
 
 
-def _relative_change(fitted: np.ndarray) -> np.ndarray:
-    """Change of the fitted underlying level from 12 months before the end to the end."""
-    length = fitted.shape[1]
+def _relative_change(underlying: np.ndarray, churned: np.ndarray):
+    """Change of the underlying level over the last 12 months, on the multiplicative scale.
+
+    Revenue shrinks by shares, so the level is fitted on logs (the same one-break
+    piecewise-linear fit, each month floored at a tenth of the customer's mean level, so that
+    one thin month of a lumpy account cannot pass for a collapse): a customer losing 3 % a
+    month reads 0.97¹² − 1 = −31 %, where a straight line through the curve would overstate
+    the fall at its end. A churned customer has lost everything: −100 %.
+
+    Also returns the drift: the fitted level now over its mean of the last 12 months."""
+    length = underlying.shape[1]
+    scale = np.where(underlying > 0, underlying, 0.0).mean(axis=1)
+    floor = np.where(scale > 0, LOG_FLOOR * scale, 1.0)[:, None]
+    fitted = fit_piecewise(quantise(np.log(np.maximum(underlying, floor)))).fitted
     now = fitted[:, -1]
     if length > HORIZON:
         then = fitted[:, -1 - HORIZON]
     else:  # extend the fit's first segment back to 12 months before the end
         slope = fitted[:, 1] - fitted[:, 0] if length > 1 else np.zeros(len(fitted))
         then = fitted[:, 0] - slope * (HORIZON - (length - 1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        change = np.where(then > 0, (now - then) / then, np.nan)
-    return np.maximum(change, -1.0)
+    change = np.where(scale > 0, np.expm1(now - then), np.nan)
+    drift = 1.0 / np.exp(fitted[:, -HORIZON:] - now[:, None]).mean(axis=1)
+    return np.where(churned, -1.0, change), drift
 
 
 def _churn(series: np.ndarray, params: Params) -> dict[str, np.ndarray]:
@@ -358,34 +484,16 @@ def _levels(change, tests, churned, insufficient, params: Params) -> np.ndarray:
     return np.where(insufficient, -1, level)
 
 
-def _onset(fit, level: np.ndarray, churn: dict, length: int) -> np.ndarray:
-    """Index of the month the decline started; −1 when not declining."""
+def _onset(fit, level, trend_level, churn: dict, purchase: dict, length: int) -> np.ndarray:
+    """Index of the month the decline started; −1 when not declining. A trend's onset is its
+    fit's break (or 12 months back); a decline the purchase process called starts the month
+    after the last purchase; a churned customer's, the month its revenue stopped."""
     onset = np.where(fit.break_index >= 0, fit.break_index, max(length - 1 - HORIZON, 0))
+    first = length - 1 - purchase["n"]
+    quiet = np.minimum(first + purchase["t_x"] + 1, length - 1)
+    onset = np.where(trend_level >= 1, onset, quiet)
     onset = np.where(level >= 1, onset, -1)
     return np.where(churn["churned"], length - churn["gap"], onset)
-
-
-def _revenue_at_risk(fit, level, churn, cleaned, onset) -> np.ndarray:
-    """Σ over the next 12 months of max(0, baseline − max(0, forecast))."""
-    n, length = cleaned.shape
-    rows = np.arange(n)
-    baseline = fit.fitted[rows, np.clip(onset, 0, length - 1)]
-    horizon = np.arange(1, HORIZON + 1)[None, :]
-    forecast = fit.fitted[:, -1:] + fit.final_slope[:, None] * horizon
-    risk = np.maximum(0.0, baseline[:, None] - np.maximum(0.0, forecast)).sum(axis=1)
-    # A churned customer's forecast is nothing: it puts its pre-gap level at risk.
-    before_gap = _mean_before_gap(cleaned, churn["gap"])
-    risk = np.where(churn["churned"], HORIZON * np.maximum(before_gap, 0.0), risk)
-    return np.where(level >= 1, risk, 0.0)
-
-
-def _mean_before_gap(series: np.ndarray, gap: np.ndarray) -> np.ndarray:
-    length = series.shape[1]
-    positions = np.arange(length)[None, :]
-    end = (length - gap)[:, None]
-    window = (positions < end) & (positions >= end - HORIZON)
-    counts = np.maximum(window.sum(axis=1), 1)
-    return np.where(window, series, 0.0).sum(axis=1) / counts
 
 
 def _seasonal_strength(seasonal, residual, length: int) -> np.ndarray:
@@ -396,13 +504,26 @@ def _seasonal_strength(seasonal, residual, length: int) -> np.ndarray:
     return np.where(np.isfinite(ratio), np.maximum(0.0, 1 - ratio), 0.0)
 
 
-_INTERNAL = ("insufficient", "onset_index", "months_since_last_revenue", "activity_before_gap")
+_INTERNAL = (
+    "insufficient",
+    "onset_index",
+    "months_since_last_revenue",
+    "activity_before_gap",
+    "baseline",
+    "expected_change_12m",
+    "spend_per_active_month",
+    "repeat_months",
+    "last_repeat_month",
+    "opportunities",
+    "by_purchase",
+)
 
 
 def _empty_figures(rows: int) -> dict[str, np.ndarray]:
     names = [f for f in FIGURES if f not in ("onset_month", "anomaly_count", "explanation")]
     out = {name: np.full(rows, np.nan) for name in [*names, *_INTERNAL]}
     out["churned"] = np.zeros(rows, dtype=bool)
+    out["by_purchase"] = np.zeros(rows, dtype=bool)
     out["insufficient"] = np.ones(rows, dtype=bool)
     out["decline_level"] = np.full(rows, -1)
     out["onset_index"] = np.full(rows, -1)

@@ -20,7 +20,13 @@ def _percent_text(whole_percent: int) -> str:
 
 
 def _p(value: float) -> str:
+    if math.isnan(value):
+        return "no trend test (too few distinct months)"
     return "p < 0.001" if value < 0.001 else _p_text(round(value, 3))
+
+
+def _money(value: float) -> str:
+    return f"{value:,.0f}"
 
 
 @lru_cache(maxsize=2048)
@@ -41,6 +47,8 @@ def explain_one(fact: dict, params: Params) -> str:
             f"Churned: no revenue in the last {int(fact['months_since_last_revenue'])} months "
             f"after buying in {fact['activity_before_gap'] * 100:.0f} % of months before."
         )
+    if fact["by_purchase"]:
+        return _explain_purchase(fact, level)
     change = fact["relative_change_12m"]
     change_text = (
         "change over 12 months unknown"
@@ -52,9 +60,28 @@ def explain_one(fact: dict, params: Params) -> str:
         onset = fact["onset_month"]
         when = f", onset {onset:%Y-%m}" if pd.notna(onset) else ""
         return f"Level {level}: {facts}{when}."
-    if fact["p_value"] >= params.alpha or fact["slope"] >= 0:
+    if not fact["p_value"] < params.alpha or fact["slope"] >= 0:
         return f"No significant decline: {facts}."
-    return f"Significant but small decline: {facts} (level 1 starts at −10 %)."
+    mild = _percent(params.level_edges[0])
+    return f"Significant but small decline: {facts} (level 1 starts at {mild})."
+
+
+def _explain_purchase(fact: dict, level: int) -> str:
+    """A level the purchase process set: how quiet, how likely still buying, what next."""
+    gap = int(fact["months_since_last_revenue"])
+    quiet = f"no purchase for {gap} months" if gap else "bought last month"
+    change = fact["relative_change_12m"]
+    versus = "" if math.isnan(change) else f" ({_percent(change)} against the last 12)"
+    facts = (
+        f"{quiet}; still buying at its own rhythm with probability "
+        f"{fact['p_active'] * 100:.0f} %; expected {_money(fact['expected_revenue_12m'])} "
+        f"over the next 12 months{versus}"
+    )
+    if level == 0:
+        return f"No decline expected: {facts}."
+    onset = fact["onset_month"]
+    when = f", quiet since {onset:%Y-%m}" if pd.notna(onset) else ""
+    return f"Level {level}: {facts}{when}."
 
 
 COLUMNS = (
@@ -68,6 +95,9 @@ COLUMNS = (
     "p_value",
     "onset_month",
     "slope",
+    "by_purchase",
+    "p_active",
+    "expected_revenue_12m",
 )
 
 
@@ -82,7 +112,8 @@ def explanations(figures: pd.DataFrame, params: Params) -> list[str]:
             level is not pd.NA
             and level == 0
             and not values[3]
-            and (p_value >= params.alpha or slope >= 0)
+            and not values[10]
+            and (not p_value < params.alpha or slope >= 0)
         ):
             change_text = (
                 "change over 12 months unknown"

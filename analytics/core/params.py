@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 
 @dataclass(frozen=True)
@@ -11,12 +11,14 @@ class Params:
     anomaly_z: float = 3.5  # |robust z| of a residual that makes a month an anomaly
     segments: int | None = None  # KMeans k; None ⇒ chosen by silhouette over 2..8
     min_span_months: int = 6  # shorter spans are "insufficient data"
-    min_active_months: int = 3  # fewer active months are "insufficient data"
+    min_active_months: int = 3  # fewer active months are judged by the purchase process alone
     churn_probability: float = 0.01  # a run of empty months this unlikely means churned
     min_churn_months: int = 3
     level_edges: tuple[float, float, float] = (-0.10, -0.25, -0.50)
     random_state: int = 0
-    extra: dict = field(default_factory=dict)
+    # BG/BB (α, β, γ, δ) fitted on the whole portfolio once per run (see ``purchase``);
+    # None ⇒ fitted on the matrix the core is given.
+    purchase_model: tuple[float, float, float, float] | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -43,5 +45,7 @@ FIGURES: tuple[str, ...] = (
     "revenue_at_risk",
     "anomaly_count",
     "explanation",
+    "p_active",  # P(still buying at its own rhythm), from the purchase process
+    "expected_revenue_12m",
 )
 ANOMALY_COLUMNS: tuple[str, ...] = ("row", "month", "revenue", "expected", "zscore")

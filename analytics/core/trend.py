@@ -65,7 +65,8 @@ def mann_kendall(
 ):
     """S, its variance (tie-corrected, inflated for positive lag-1 autocorrelation),
     and the two-sided p-value, per row; with ``mask``, over each row's masked cells only
-    (n is then the row's count of them; a row with fewer than 3 gets p = 1).
+    (n is then the row's count of them). A degenerate row — fewer than 3 values, or all of
+    them tied (no variance) — has no test: its p-value is NaN, never a made-up 1.
 
     Autocorrelation: monthly revenue is often positively autocorrelated, which makes the
     plain test overconfident. The variance is multiplied by the effective-sample-size
@@ -74,8 +75,8 @@ def mann_kendall(
     """
     width = series.shape[1]
     if width < 3:
-        ones = np.ones(series.shape[0])
-        return np.zeros(series.shape[0]), ones, ones.copy()
+        nothing = np.full(series.shape[0], np.nan)
+        return np.zeros(series.shape[0]), np.zeros(series.shape[0]), nothing
     i, j = _pairs(width)
     signs = np.sign(series[:, j] - series[:, i])
     if mask is None:
@@ -93,7 +94,7 @@ def mann_kendall(
         corrected = s - np.sign(s)  # continuity correction
         z = corrected / np.sqrt(variance)
     z = np.nan_to_num(z, nan=0.0)
-    p_value = np.where(n >= 3, 2 * ndtr(-np.abs(z)), 1.0)
+    p_value = np.where((n >= 3) & (variance > 0), 2 * ndtr(-np.abs(z)), np.nan)
     return s, variance, p_value
 
 

@@ -41,7 +41,7 @@ IN_PROCESS_CHUNK_THREADS = 2
 
 RESULTS = CustomerResult._meta.db_table
 ANOMALIES = Anomaly._meta.db_table
-MONEY = ("revenue_mean", "revenue_std", "revenue_at_risk")
+MONEY = ("revenue_mean", "revenue_std", "revenue_at_risk", "expected_revenue_12m")
 FLOATS = (
     "slope",
     "slope_low",
@@ -51,6 +51,7 @@ FLOATS = (
     "cv",
     "resid_std",
     "seasonal_strength",
+    "p_active",
 )
 COUNTS = ("active_months", "n_months", "anomaly_count")
 

@@ -23,6 +23,7 @@ from analytics.models import (
 
 from .errors import AnalysisError, RunInProgress
 from .matrix import window_customers
+from .purchase import purchase_model_fit
 from .window import analysis_window
 
 logger = logging.getLogger(__name__)
@@ -113,6 +114,17 @@ def analysis_run_plan(*, run: AnalysisRun) -> list[int] | None:
                 f"No customer has revenue between {run.window_start:%Y-%m} and "
                 f"{run.window_end:%Y-%m}: there is nothing to analyse."
             )
+        fit_started = time.perf_counter()
+        params = dataclasses.replace(
+            run_params(run),
+            purchase_model=purchase_model_fit(
+                team_id=run.team_id,
+                window_start=run.window_start,
+                window_end=run.window_end,
+                customers=len(ids),
+            ),
+        )
+        fit_seconds = time.perf_counter() - fit_started
         size = settings.ANALYSIS_CHUNK_SIZE
         chunks = [
             AnalysisChunk(
@@ -128,12 +140,16 @@ def analysis_run_plan(*, run: AnalysisRun) -> list[int] | None:
             AnalysisChunk.objects.filter(run=run).delete()
             AnalysisChunk.objects.bulk_create(chunks)
             AnalysisRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+                params=params.as_dict(),
                 chunks_total=len(chunks),
                 chunks_done=0,
                 customers_count=len(ids),
                 stage="analysing",
                 progress=PLANNED_PROGRESS,
-                timings={"plan": round(time.perf_counter() - started, 3)},
+                timings={
+                    "plan": round(time.perf_counter() - started, 3),
+                    "purchase_fit": round(fit_seconds, 3),
+                },
                 heartbeat_at=timezone.now(),
             )
     except AnalysisError as exc:

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 RESULT_HEADER = (
     "customer_id,decline_level,segment,slope,slope_low,slope_high,relative_change_12m,"
     "p_value,revenue_mean,revenue_std,cv,resid_std,seasonal_strength,active_months,"
-    "n_months,churned,onset_month,revenue_at_risk,anomaly_count,explanation"
+    "n_months,churned,onset_month,revenue_at_risk,anomaly_count,explanation,p_active,"
+    "expected_revenue_12m"
 )
 MONTH = re.compile(r"^\d{4}-\d{2}$")
 

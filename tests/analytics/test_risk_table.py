@@ -531,6 +531,8 @@ def test_export_columns_follow_export_results(viewer, team_a, run):
         "revenue_at_risk": "5000.00",
         "anomaly_count": "2",
         "explanation": "",
+        "p_active": "",
+        "expected_revenue_12m": "",
     }
 
 
