@@ -51,9 +51,7 @@ def test_fit_agrees_with_lifetimes(donations):
 def test_probability_alive_and_expected_purchases_equal_lifetimes_at_the_same_parameters():
     model = PurchaseModel(alpha=0.59, beta=3.37, gamma=0.42, delta=2.78)
     reference = lifetimes.BetaGeoBetaBinomFitter()
-    reference.params_ = pd.Series(
-        {"alpha": 0.59, "beta": 3.37, "gamma": 0.42, "delta": 2.78}
-    )
+    reference.params_ = pd.Series({"alpha": 0.59, "beta": 3.37, "gamma": 0.42, "delta": 2.78})
     rng = np.random.default_rng(3)
     n = rng.integers(1, 30, 200)
     t_x = rng.integers(0, n + 1)
