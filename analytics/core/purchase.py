@@ -61,17 +61,20 @@ def _log_likelihood(log_params: np.ndarray, x, t_x, n, weights) -> float:
 
 def _row_log_likelihood(alpha, beta, gamma, delta, x, t_x, n) -> np.ndarray:
     """log L(α, β, γ, δ | x, t_x, n), equation (5) of the paper: alive through all n months,
-    or died after month t_x + i (i = 0 … n − t_x − 1)."""
-    base_p = betaln(alpha, beta)
-    base_theta = betaln(gamma, delta)
-    alive = betaln(alpha + x, beta + n - x) - base_p + betaln(gamma, delta + n) - base_theta
+    or died after month t_x + i (i = 0 … n − t_x − 1). The died terms follow from one another
+    by B(a, b + 1) = B(a, b) · b / (a + b): one log-Beta per row, then cumulative sums."""
+    base = betaln(alpha, beta) + betaln(gamma, delta)
+    alive = betaln(alpha + x, beta + n - x) + betaln(gamma, delta + n) - base
+    first_died = betaln(alpha + x, beta + t_x - x) + betaln(gamma + 1, delta + t_x) - base
     steps = np.arange(int(np.max(n - t_x, initial=0)))[None, :]
-    died = (
-        betaln(alpha + x[:, None], beta + t_x[:, None] - x[:, None] + steps)
-        - base_p
-        + betaln(gamma + 1, delta + t_x[:, None] + steps)
-        - base_theta
+    later = t_x[:, None] + steps
+    ratios = (
+        np.log(beta + later - x[:, None])
+        - np.log(alpha + beta + later)
+        + np.log(delta + later)
+        - np.log(gamma + 1 + delta + later)
     )
+    died = first_died[:, None] + np.cumsum(ratios, axis=1) - ratios  # term i: ratios 0 … i-1
     died = np.where(steps < (n - t_x)[:, None], died, -np.inf)
     return np.logaddexp(alive, np.logaddexp.reduce(died, axis=1, initial=-np.inf))
 
