@@ -48,7 +48,17 @@ FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED)
 ACTIVE = (RunStatus.PENDING, RunStatus.RUNNING)
 
 
+class RunPurpose(models.TextChoices):
+    ANALYSIS = "analysis", "Analysis"
+    # A backtest's run on the data as it stood at a cutoff: never the team's results.
+    BACKTEST = "backtest", "Backtest"
+
+
 class AnalysisRunQuerySet(models.QuerySet):
+    def analyses(self) -> AnalysisRunQuerySet:
+        """Runs whose results the team's pages may show (not a backtest's)."""
+        return self.filter(purpose=RunPurpose.ANALYSIS)
+
     def succeeded(self) -> AnalysisRunQuerySet:
         return self.filter(status=RunStatus.SUCCEEDED)
 
@@ -63,6 +73,9 @@ class AnalysisRun(models.Model):
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    purpose = models.CharField(
+        max_length=10, choices=RunPurpose.choices, default=RunPurpose.ANALYSIS
     )
     # analytics.core.Params.as_dict() of the parameters the run used.
     params = models.JSONField(default=dict)
@@ -382,4 +395,4 @@ class Segment(_RunResult):
 
 def current_run(team: Team) -> AnalysisRun | None:
     """The run whose results the team's pages show: its latest succeeded run."""
-    return AnalysisRun.objects.filter(team=team).succeeded().latest_first().first()
+    return AnalysisRun.objects.filter(team=team).analyses().succeeded().latest_first().first()

@@ -150,8 +150,11 @@ def revtrend(matrix, months, horizon: int) -> dict:
         ].to_numpy(dtype=float)
         baseline = figures["baseline"].to_numpy(dtype=float)
         method["ranking"] = -figures["expected_change_12m"].to_numpy(dtype=float)
-        method["predicted_loss"] = np.maximum(0.0, horizon * baseline - expected)
-        method["flagged"] = level >= 1
+        at_stake = figures["revenue_at_risk"].to_numpy(dtype=float) > 0
+        method["predicted_loss"] = np.where(
+            at_stake, np.maximum(0.0, horizon * baseline - expected), 0.0
+        )
+        method["flagged"] = method["predicted_loss"] > 0  # the forecast's claims
         method["expected_next"] = expected
     else:  # before the purchase process: the backward-looking change
         method["ranking"] = np.where(
@@ -220,7 +223,7 @@ def print_calibration(label, method, truth, population) -> None:
     flagged = method.get("flagged", np.ones(len(population), bool))[population]
     predicted = method["predicted_loss"][population]
     deciles = calibration_by_decile(predicted[flagged], realised[flagged])
-    print(f"\n{label}: predicted vs realised loss by decile of prediction (flagged customers)")
+    print(f"\n{label}: predicted vs realised loss by decile of prediction (money at risk > 0)")
     table = [[i + 1, f"{p:,.1f}", f"{r:,.1f}"] for i, (p, r) in enumerate(deciles)]
     print_table(["decile", "predicted", "realised"], table)
     if "expected_next" in method:

@@ -303,6 +303,7 @@ def _movers(run: AnalysisRun) -> dict | None:
         AnalysisRun.objects.filter(
             team_id=run.team_id, status=RunStatus.SUCCEEDED, created_at__lt=run.created_at
         )
+        .analyses()
         .latest_first()
         .first()
     )

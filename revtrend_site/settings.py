@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "customers",
     "analytics",
     "reports",
+    "backtests",
 ]
 
 MIDDLEWARE = [

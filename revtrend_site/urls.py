@@ -9,4 +9,5 @@ urlpatterns = [
     path("t/<slug:team_slug>/", include("analytics.urls")),
     path("t/<slug:team_slug>/uploads/", include("customers.urls")),
     path("t/<slug:team_slug>/reports/", include("reports.urls")),
+    path("t/<slug:team_slug>/backtests/", include("backtests.urls")),
 ]

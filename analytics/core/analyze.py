@@ -172,6 +172,13 @@ def analyze_group(series: np.ndarray, params: Params) -> GroupResult:
     change = np.where(by_purchase & ~churn["churned"], forecast["expected_change_12m"], change)
     onset = _onset(fit, level, trend_level, churn, purchase, length)
     at_risk = np.maximum(0.0, HORIZON * forecast["baseline"] - forecast["expected_revenue_12m"])
+    # Money counts as at risk for a declining customer, and for any customer expected to bring
+    # at least a mild decline's share less than last year. Measured on CDNOW: limiting it to
+    # customers the purchase process judges cut the top 100's real loss from 49,571 to 38,238
+    # (1997-12): frequent buyers' expected fall toward the portfolio's rhythm is real.
+    mild = params.level_edges[0]
+    expected_fall = np.nan_to_num(forecast["expected_change_12m"], nan=0.0) <= mild
+    at_stake = ~basics["insufficient"] & ((level >= 1) | expected_fall)
     figures = {
         **basics,
         **tests,
@@ -181,7 +188,7 @@ def analyze_group(series: np.ndarray, params: Params) -> GroupResult:
         "churned": churn["churned"],
         "decline_level": level,
         "onset_index": onset,
-        "revenue_at_risk": np.where(level >= 1, at_risk, 0.0),
+        "revenue_at_risk": np.where(at_stake, at_risk, 0.0),
         "months_since_last_revenue": churn["gap"],
         "activity_before_gap": churn["activity"],
         "p_active": purchase["p_active"],

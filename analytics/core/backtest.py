@@ -71,3 +71,192 @@ def calibration_by_decile(predicted: np.ndarray, realised: np.ndarray) -> list[t
         for part in np.array_split(order, 10)
         if len(part)
     ]
+
+
+MIN_HISTORY = 6  # months since the first purchase for a customer to be judged at all
+LEVEL_NAMES = ("0", "1", "2", "3", "none")
+
+
+@dataclass(frozen=True)
+class Method:
+    """What one method said at the cutoff, one value per customer (matrix row).
+
+    ``ranking``: higher = more likely to lose revenue (NaN = not scored); ``money``: what its
+    top-N list sorts by; ``level``: 0–3 (NaN = none) for methods that flag; ``predicted_loss``:
+    revenue it expects lost over the horizon against the previous 12 months' mean."""
+
+    ranking: np.ndarray
+    money: np.ndarray
+    level: np.ndarray | None = None
+    predicted_loss: np.ndarray | None = None
+    expected_next: np.ndarray | None = None
+
+
+def history_months(matrix: np.ndarray) -> np.ndarray:
+    """Months from each customer's first month in the matrix to its end."""
+    present = ~np.isnan(matrix)
+    first = np.where(present.any(axis=1), present.argmax(axis=1), matrix.shape[1])
+    return matrix.shape[1] - first
+
+
+def recency_method(matrix: np.ndarray, previous_mean: np.ndarray) -> Method:
+    """Months since the last purchase: the simplest anchor a user could apply."""
+    active = np.nan_to_num(matrix) >= 0.005
+    width = matrix.shape[1]
+    last = width - 1 - np.argmax(active[:, ::-1], axis=1)
+    quiet = np.where(active.any(axis=1), width - 1 - last, width).astype(float)
+    return Method(ranking=quiet, money=quiet * previous_mean)
+
+
+def seed_rule_method(matrix: np.ndarray) -> Method:
+    """The prototype's absolute-slope rule; its high-risk table (levels 2–3) by mean revenue."""
+    from .baseline import seed_rule_levels
+
+    level = seed_rule_levels(matrix).astype(float)
+    level[level < 0] = np.nan
+    with np.errstate(invalid="ignore"):
+        mean = np.nanmean(matrix, axis=1)
+    return Method(ranking=level, money=np.where(level >= 2, mean, -np.inf), level=level)
+
+
+def purchase_model_method(matrix: np.ndarray, previous_mean: np.ndarray, horizon: int) -> Method:
+    """A purchase-process model on its own (BG/BB fitted on the data up to the cutoff):
+    expected months with a purchase in the horizon, times the customer's mean buying month."""
+    from .purchase import activity_summary, expected_purchases, fit_purchase_model
+
+    values = np.nan_to_num(matrix)
+    active = values >= 0.005
+    history = activity_summary(active, active.any(axis=1))
+    model = fit_purchase_model(*history)
+    expected = expected_purchases(model, *history, horizon)
+    spend = np.where(active, values, 0.0).sum(axis=1) / np.maximum(active.sum(axis=1), 1)
+    predicted = np.maximum(0.0, horizon * previous_mean - expected * spend)
+    return Method(
+        ranking=-expected,
+        money=predicted,
+        predicted_loss=predicted,
+        expected_next=expected * spend,
+    )
+
+
+def evaluate_cutoff(
+    matrix: np.ndarray,
+    next_total: np.ndarray,
+    next_active: np.ndarray,
+    methods: dict[str, Method],
+    horizon: int,
+    top: int = TOP,
+) -> dict:
+    """Everything a backtest shows for one cutoff, as JSON-ready numbers.
+
+    ``matrix``: revenue up to the cutoff (customers × months, NaN before each customer's
+    first month); ``next_total`` / ``next_active``: revenue and months with a purchase in
+    the ``horizon`` months after it. The first method is the one whose levels the per-level
+    table describes (RevTrend)."""
+    truth = outcome(matrix, next_total, horizon)
+    population = (history_months(matrix) >= MIN_HISTORY) & (truth.previous_mean > 0)
+    lost = truth.real_loss[population]
+    realised = truth.realised_loss[population]
+    top = int(min(top, population.sum()))
+    main = next(iter(methods.values()))
+    result = {
+        "customers": len(matrix),
+        "population": int(population.sum()),
+        "loss_share": _float(lost.mean()) if population.any() else None,
+        "top_n": top,
+        "best_top_loss": float(np.sort(realised)[::-1][:top].sum()),
+        "levels": _level_table(main.level, truth, next_active, population),
+        "methods": [
+            _method_row(name, method, lost, realised, population, top)
+            for name, method in methods.items()
+        ],
+        "calibration": _calibration(main, truth, population, horizon),
+        "seasonal": _seasonal(matrix, next_total, methods, population, horizon),
+    }
+    return result
+
+
+def _float(value) -> float | None:
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _level_table(level, truth: Outcome, next_active, population) -> list[dict]:
+    rows = []
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = (truth.next_total / truth.horizon) / truth.previous_mean
+    for name in LEVEL_NAMES:
+        members = population & (np.isnan(level) if name == "none" else level == int(name))
+        count = int(members.sum())
+        rows.append(
+            {
+                "level": name,
+                "customers": count,
+                "loss_share": _float(truth.real_loss[members].mean()) if count else None,
+                "no_purchase_share": _float((next_active[members] == 0).mean()) if count else None,
+                "median_ratio": _float(np.median(ratio[members])) if count else None,
+            }
+        )
+    return rows
+
+
+def _method_row(name, method: Method, lost, realised, population, top) -> dict:
+    ranking = method.ranking[population]
+    row = {
+        "name": name,
+        "scored_share": _float(np.isfinite(ranking).mean()) if len(ranking) else None,
+        "auc": _float(auc(lost, ranking)),
+        "top_loss": top_loss(realised, method.money[population], top),
+    }
+    if method.level is not None:
+        level = method.level[population]
+        row["auc_level"] = _float(auc(lost, level))
+        for key, flagged in (("declining", level >= 1), ("sharp", level >= 3)):
+            quality = flag_quality(lost, flagged)
+            row[key] = {k: _float(v) for k, v in quality.items()}
+            row[key]["flagged"] = int(flagged.sum())
+    return row
+
+
+def _calibration(main: Method, truth: Outcome, population, horizon: int) -> dict:
+    out: dict = {}
+    realised = truth.realised_loss[population]
+    if main.predicted_loss is not None:
+        # Over the customers the forecast put money at risk for: its claims.
+        flagged = main.predicted_loss[population] > 0
+        predicted = main.predicted_loss[population][flagged]
+        out["revenue_at_risk"] = {
+            "predicted": float(predicted.sum()),
+            "realised": float(realised[flagged].sum()),
+            "deciles": calibration_by_decile(predicted, realised[flagged]),
+        }
+    if main.expected_next is not None:
+        expected = main.expected_next[population]
+        scored = np.isfinite(expected)
+        actual = truth.next_total[population][scored]
+        out["expected_revenue"] = {
+            "predicted": float(expected[scored].sum()),
+            "realised": float(actual.sum()),
+            "deciles": calibration_by_decile(expected[scored], actual),
+        }
+    return out
+
+
+def _seasonal(matrix, next_total, methods, population, horizon: int) -> dict | None:
+    """Real loss against the same months a year earlier, where the history covers them."""
+    width = matrix.shape[1]
+    start = width - 12
+    if start < 0 or start + horizon > width:
+        return None
+    year_before = matrix[:, start : start + horizon]
+    covered = population & ~np.isnan(year_before).any(axis=1)
+    before_mean = np.nan_to_num(year_before).mean(axis=1)
+    judged = covered & (before_mean > 0)
+    if judged.sum() < 2:
+        return None
+    lost = (next_total / horizon < LOSS_RATIO * before_mean)[judged]
+    return {
+        "population": int(judged.sum()),
+        "loss_share": _float(lost.mean()),
+        "auc": {name: _float(auc(lost, m.ranking[judged])) for name, m in methods.items()},
+    }

@@ -156,7 +156,7 @@ def _render_runs(
 
 
 def _latest_run(team: Team) -> AnalysisRun | None:
-    return AnalysisRun.objects.filter(team=team).latest_first().first()
+    return AnalysisRun.objects.filter(team=team).analyses().latest_first().first()
 
 
 def _row(run: AnalysisRun, current: AnalysisRun | None) -> dict:

@@ -100,9 +100,11 @@ class Dashboard:
 
 
 def dashboard_summary(*, team: Team) -> Dashboard:
-    latest_run = AnalysisRun.objects.filter(team=team).latest_first().first()
+    latest_run = AnalysisRun.objects.filter(team=team).analyses().latest_first().first()
     succeeded = list(
-        AnalysisRun.objects.filter(team=team, status=RunStatus.SUCCEEDED).latest_first()[:2]
+        AnalysisRun.objects.filter(team=team, status=RunStatus.SUCCEEDED)
+        .analyses()
+        .latest_first()[:2]
     )
     if not succeeded:
         return Dashboard(run=None, latest_run=latest_run)

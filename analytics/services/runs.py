@@ -18,6 +18,7 @@ from analytics.models import (
     AnalysisChunk,
     AnalysisRun,
     ChunkStatus,
+    RunPurpose,
     RunStatus,
 )
 
@@ -48,21 +49,29 @@ def run_params(run: AnalysisRun) -> Params:
 
 
 def analysis_run_start(
-    *, team: Team, params: Params, user=None, window_end: date | None = None
+    *,
+    team: Team,
+    params: Params,
+    user=None,
+    window_end: date | None = None,
+    purpose: str = RunPurpose.ANALYSIS,
 ) -> AnalysisRun:
     """Create a PENDING run for the team's data and queue it once the transaction commits.
 
     Raises AnalysisError when there is nothing to analyse or the window is impossible, and
-    RunInProgress when the team already has a live run."""
+    RunInProgress when the team already has a live analysis (a backtest's runs neither wait
+    for nor block the team's analyses, nor each other: the backtest is the one at a time)."""
     from analytics.tasks import analysis_run_task
 
     window = analysis_window(team=team, window_end=window_end)
     with transaction.atomic():
         # One start at a time per team (the same lock an import's write takes).
         Team.objects.select_for_update().filter(pk=team.pk).first()
-        _retire_or_refuse_active(team)
+        if purpose == RunPurpose.ANALYSIS:  # a backtest's runs are its own to schedule
+            _retire_or_refuse_active(team, purpose)
         run = AnalysisRun.objects.create(
             team=team,
+            purpose=purpose,
             created_by=user if user is not None and user.is_authenticated else None,
             params=params.as_dict(),
             window_start=window.start,
@@ -76,8 +85,9 @@ def analysis_run_start(
     return run
 
 
-def _retire_or_refuse_active(team: Team) -> None:
-    active = AnalysisRun.objects.filter(team=team, status__in=ACTIVE).latest_first().first()
+def _retire_or_refuse_active(team: Team, purpose: str) -> None:
+    active = AnalysisRun.objects.filter(team=team, purpose=purpose, status__in=ACTIVE)
+    active = active.latest_first().first()
     if active is None:
         return
     stale_after = timedelta(seconds=2 * settings.CELERY_TASK_TIME_LIMIT)
@@ -191,7 +201,8 @@ def analysis_run_wait(
 
 
 def runs_for_team(*, team: Team):
-    return AnalysisRun.objects.filter(team=team).select_related("created_by").latest_first()
+    runs = AnalysisRun.objects.filter(team=team).analyses().select_related("created_by")
+    return runs.latest_first()
 
 
 def run_for_team(*, team: Team, run_id: int) -> AnalysisRun | None:
