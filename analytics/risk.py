@@ -44,6 +44,8 @@ SORT_COLUMNS: dict[str, str] = {
     "decline_level": "desc",
     "segment": "asc",
     "revenue_at_risk": "desc",
+    "p_active": "asc",
+    "expected_revenue_12m": "desc",
     "relative_change_12m": "asc",
     "p_value": "asc",
     "slope": "asc",
@@ -55,6 +57,8 @@ SORT_COLUMNS: dict[str, str] = {
 }
 NULLABLE_SORTS = {
     "decline_level",
+    "p_active",
+    "expected_revenue_12m",
     "segment",
     "relative_change_12m",
     "p_value",
@@ -73,6 +77,8 @@ ROW_FIELDS = (
     "decline_level",
     "segment",
     "revenue_at_risk",
+    "p_active",
+    "expected_revenue_12m",
     "relative_change_12m",
     "p_value",
     "slope",

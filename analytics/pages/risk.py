@@ -55,6 +55,8 @@ COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("decline_level", "Level", False),
     ("segment", "Segment", False),
     ("revenue_at_risk", "Revenue at risk", True),
+    ("p_active", "Still buying", True),
+    ("expected_revenue_12m", "Expected, next 12\u00a0months", True),
     ("relative_change_12m", "12\u2011month change", True),
     ("p_value", "p\u2011value", True),
     ("slope", "Monthly slope", True),

@@ -70,6 +70,15 @@ def percent(value) -> str:
 
 
 @register.filter
+def probability(value) -> str:
+    """0.734 → "73 %" (no sign: a chance, not a change)."""
+    number = _number(value)
+    if number is None:
+        return MISSING
+    return f"{number * 100:.0f}{NBSP}%"
+
+
+@register.filter
 def pvalue(value) -> str:
     number = _number(value)
     if number is None:
