@@ -92,3 +92,21 @@ def test_a_long_quiet_spell_makes_a_regular_buyer_less_likely_alive():
     alive = probability_alive(model, np.full(5, 35), np.full(5, 35), 35 + quiet)
     assert np.all(np.diff(alive) < 0)
     assert alive[0] > 0.9 and alive[4] < 0.05
+
+
+def test_the_likelihood_gradient_matches_finite_differences():
+    from scipy.optimize import approx_fprime
+
+    from analytics.core.purchase import _log_likelihood, _value_and_gradient
+
+    rng = np.random.default_rng(5)
+    n = rng.integers(1, 24, 300).astype(float)
+    t_x = rng.integers(0, n + 1).astype(float)
+    x = np.where(t_x > 0, rng.integers(1, np.maximum(t_x, 1) + 1), 0).astype(float)
+    weights = rng.integers(1, 50, 300).astype(float)
+    for point in ([0.0, 0.0, 0.0, 0.0], [-0.5, 1.2, -0.9, 1.0], [0.4, -0.3, 2.0, 3.5]):
+        point = np.array(point)
+        numeric = approx_fprime(point, _log_likelihood, 1e-6, x, t_x, n, weights)
+        value, analytic = _value_and_gradient(point, x, t_x, n, weights)
+        assert value == pytest.approx(_log_likelihood(point, x, t_x, n, weights), rel=1e-12)
+        assert analytic == pytest.approx(numeric, rel=1e-4, abs=1e-3)
