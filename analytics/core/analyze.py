@@ -20,7 +20,7 @@ from .anomalies import HALF_CENT, find_spikes
 from .demand import spread_orders
 from .explain import explanations
 from .params import ANOMALY_COLUMNS, FIGURES, Params
-from .piecewise import fit_piecewise
+from .piecewise import MIN_SEGMENT, fit_at_breaks, fit_piecewise
 from .purchase import (
     PurchaseModel,
     activity_summary,
@@ -41,6 +41,7 @@ DOUBTFUL_P_ACTIVE = 0.5
 # purchase process agrees that the customer has most likely gone (a short history of
 # consecutive months followed by a pause is not proof: the portfolio's rhythm says so).
 CHURN_P_ACTIVE = 0.1
+PURCHASE_SAMPLE = 20_000  # customers the purchase process is fitted on (see services.purchase)
 LOG_FLOOR = 0.1  # share of a customer's mean level below which a month counts as that share
 ROW_BLOCK = 8192  # rows per block of the pairwise steps (bounds memory)
 TASK_ROWS = 8192  # rows analysed together by one thread
@@ -117,8 +118,12 @@ def analyze_portfolio(matrix: np.ndarray, months: pd.DatetimeIndex, params: Para
 
 
 def portfolio_purchase_model(matrix: np.ndarray) -> tuple[float, float, float, float]:
-    """The purchase process's parameters fitted on every customer of the matrix."""
-    active = np.nan_to_num(matrix, nan=0.0) >= HALF_CENT
+    """The purchase process's parameters fitted on the matrix's customers: every one of a
+    small portfolio, a systematic sample of ``PURCHASE_SAMPLE`` of a large one (as a run
+    samples its customers: the population's rhythm is as well measured, in a fraction of
+    the time)."""
+    every = max(1, -(-len(matrix) // PURCHASE_SAMPLE))
+    active = np.nan_to_num(matrix[::every], nan=0.0) >= HALF_CENT
     x, t_x, n = activity_summary(active, active.any(axis=1))
     return tuple(fit_purchase_model(x, t_x, n).as_list())
 
@@ -162,7 +167,7 @@ def analyze_group(series: np.ndarray, params: Params) -> GroupResult:
     window = min(length, TEST_WINDOW)
     test_window, orders = _test_window(quantise(cleaned - seasonal), underlying, cleaned, window)
     tests = _trend_tests(test_window, orders)
-    change, drift = _relative_change(underlying, churn["churned"])
+    change, drift = _relative_change(underlying, fit.break_index, churn["churned"])
     trend_level = _levels(change, tests, churn["churned"], basics["insufficient"], params)
     forecast = _forecast(purchase, cleaned, drift, tests, params)
     level, by_purchase = _combined_level(trend_level, forecast, purchase, basics, params)
@@ -214,13 +219,22 @@ def analyze_group(series: np.ndarray, params: Params) -> GroupResult:
 
 
 def _purchase(series: np.ndarray, params: Params) -> dict[str, np.ndarray]:
-    """The purchase process's view of each customer: (x, t_x, n) and P(still buying)."""
+    """The purchase process's view of each customer: (x, t_x, n), P(still buying) and the
+    months it is expected to buy in over the next 12. Computed once per distinct history
+    (a few thousand among any number of customers) and handed back to every row."""
     model = PurchaseModel(*params.purchase_model)
     active = series >= HALF_CENT
     valid = active.any(axis=1)
     x, t_x, n = activity_summary(active, valid)
-    p_active = np.where(valid, probability_alive(model, x, t_x, n), 0.0)
-    return {"x": x, "t_x": t_x, "n": n, "p_active": p_active, "active": active}
+    patterns, inverse = np.unique(np.stack([x, t_x, n], axis=1), axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    px, pt, pn = (patterns[:, i].astype(np.float64) for i in range(3))
+    p_active = np.where(valid, probability_alive(model, px, pt, pn)[inverse], 0.0)
+    buying = expected_purchases(model, px, pt, pn, HORIZON)[inverse]
+    return {
+        "x": x, "t_x": t_x, "n": n, "p_active": p_active, "active": active,
+        "buying_months": buying,
+    }  # fmt: skip
 
 
 def _forecast(purchase, cleaned, drift, tests, params: Params) -> dict[str, np.ndarray]:
@@ -232,9 +246,7 @@ def _forecast(purchase, cleaned, drift, tests, params: Params) -> dict[str, np.n
     ``baseline`` is the mean monthly revenue of the last 12 months (spikes replaced): what the
     customer brought in over the past year, the yardstick of revenue at risk and of the
     forward change ``expected_change_12m``."""
-    model = PurchaseModel(*params.purchase_model)
-    history = (purchase["x"], purchase["t_x"], purchase["n"])
-    buying_months = expected_purchases(model, *history, HORIZON)
+    buying_months = purchase["buying_months"]
     spend = spend_per_active_month(cleaned, purchase["active"])
     drift = np.where((tests["p_value"] < params.alpha) & np.isfinite(drift), drift, 1.0)
     drift = np.clip(drift, 0.0, 2.0)
@@ -438,23 +450,28 @@ def _mann_kendall_blocked(window: np.ndarray, rho1: np.ndarray, counted: np.ndar
     return tuple(np.concatenate(values) for values in zip(*parts, strict=True))
 
 
-def _relative_change(underlying: np.ndarray, churned: np.ndarray):
+def _relative_change(underlying: np.ndarray, break_index: np.ndarray, churned: np.ndarray):
     """Change of the underlying level over the last 12 months, on the multiplicative scale.
 
-    Revenue shrinks by shares, so the level is fitted on logs (the same one-break
-    piecewise-linear fit, each month floored at a tenth of the customer's mean level, so that
-    one thin month of a lumpy account cannot pass for a collapse): a customer losing 3 % a
-    month reads 0.97¹² − 1 = −31 %, where a straight line through the curve would overstate
-    the fall at its end. A churned customer has lost everything: −100 %.
+    Revenue shrinks by shares, so the level of the last 13 months is fitted on logs (a line,
+    bent where the fit of the level found its break if that falls inside them; each month
+    floored at a tenth of the customer's mean level, so that one thin month of a lumpy account
+    cannot pass for a collapse): a customer losing 3 % a month reads 0.97¹² − 1 = −31 %, where
+    a straight line through the curve would overstate the fall at its end. A churned customer
+    has lost everything: −100 %.
 
     Also returns the drift: the fitted level now over its mean of the last 12 months."""
     length = underlying.shape[1]
     scale = np.where(underlying > 0, underlying, 0.0).mean(axis=1)
     floor = np.where(scale > 0, LOG_FLOOR * scale, 1.0)[:, None]
-    fitted = fit_piecewise(quantise(np.log(np.maximum(underlying, floor)))).fitted
+    first = max(0, length - 1 - HORIZON)  # the last 13 months, or all of a shorter span
+    logs = quantise(np.log(np.maximum(underlying[:, first:], floor)))
+    inside = break_index - first
+    inside = np.where((inside >= MIN_SEGMENT) & (inside < logs.shape[1] - MIN_SEGMENT), inside, -1)
+    fitted = fit_at_breaks(logs, inside, np.arange(logs.shape[1]))
     now = fitted[:, -1]
     if length > HORIZON:
-        then = fitted[:, -1 - HORIZON]
+        then = fitted[:, 0]
     else:  # extend the fit's first segment back to 12 months before the end
         slope = fitted[:, 1] - fitted[:, 0] if length > 1 else np.zeros(len(fitted))
         then = fitted[:, 0] - slope * (HORIZON - (length - 1))

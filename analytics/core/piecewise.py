@@ -67,3 +67,18 @@ def fit_piecewise(series: np.ndarray) -> PiecewiseFit:
 def _bic(sse: np.ndarray, n: int, parameters: int) -> np.ndarray:
     # An all-zero series has sse 0 for both models: floor it so neither is −inf.
     return n * np.log(np.maximum(sse, 1e-300) / n) + parameters * np.log(n)
+
+
+def fit_at_breaks(series: np.ndarray, break_index: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """The least-squares fit with each row's break given (−1: a straight line), at
+    ``columns`` only: one projection per row instead of every candidate's."""
+    rows, length = series.shape
+    designs, _, stacked_projections = _designs(length)
+    projections = stacked_projections.reshape(length, len(designs), 3).transpose(1, 2, 0)
+    chosen = np.where(break_index >= 0, break_index - MIN_SEGMENT + 1, 0)
+    out = np.empty((rows, len(columns)))
+    for model in np.unique(chosen):
+        members = chosen == model
+        beta = series[members] @ projections[model].T  # rows × 3
+        out[members] = beta @ designs[model][columns].T
+    return out

@@ -15,12 +15,12 @@ import numpy as np
 from django.db.models import Count, Max, Min
 from django.db.models.functions import Mod
 
+from analytics.core.analyze import PURCHASE_SAMPLE
 from analytics.core.purchase import fit_purchase_model
 from customers.models import RevenueRecord
 
 from .matrix import month_number
 
-SAMPLE_CUSTOMERS = 20_000
 HALF_CENT = 0.005
 
 
@@ -31,7 +31,7 @@ def purchase_model_fit(
     records = RevenueRecord.objects.filter(
         team_id=team_id, month__gte=window_start, month__lte=window_end, amount__gte=HALF_CENT
     )
-    every = max(1, -(-customers // SAMPLE_CUSTOMERS))
+    every = max(1, -(-customers // PURCHASE_SAMPLE))
     if every > 1:
         records = records.annotate(bucket=Mod("customer_id", every)).filter(bucket=0)
     rows = list(
