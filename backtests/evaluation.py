@@ -16,6 +16,7 @@ from analytics.core.backtest import (
     outcome,
     purchase_model_method,
     recency_method,
+    revtrend_method,
     seed_rule_method,
 )
 from analytics.models import AnalysisRun, CustomerResult
@@ -23,7 +24,6 @@ from analytics.services import revenue_matrix_read
 from analytics.services.window import add_months
 from customers.models import RevenueRecord
 
-HORIZON_YEAR = 12
 # The names the page and the command show, RevTrend first (its levels fill the level table).
 REVTREND = "RevTrend"
 RECENCY = "Months since last purchase"
@@ -69,8 +69,6 @@ def _what_followed(run: AnalysisRun, horizon: int, ids: np.ndarray):
 
 
 def _revtrend(run: AnalysisRun, ids: np.ndarray, previous_mean, horizon: int) -> Method:
-    """The run's levels; its ranking is the expected shortfall (1 − expected revenue over the
-    last year's), its money the revenue at risk, both scaled from 12 months to the horizon."""
     rows = CustomerResult.objects.filter(run=run).values_list(
         "customer_id", "decline_level", "revenue_at_risk", "expected_revenue_12m"
     )
@@ -78,18 +76,8 @@ def _revtrend(run: AnalysisRun, ids: np.ndarray, previous_mean, horizon: int) ->
         list(rows), columns=["customer_id", "level", "risk", "expected"]
     ).set_index("customer_id")
     frame = frame.reindex(ids)
-    level = pd.to_numeric(frame["level"], errors="coerce").to_numpy(dtype=float)
-    risk = pd.to_numeric(frame["risk"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
-    expected = pd.to_numeric(frame["expected"], errors="coerce").to_numpy(dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        shortfall = np.where(
-            previous_mean > 0, 1.0 - expected / (HORIZON_YEAR * previous_mean), np.nan
-        )
-    share = horizon / HORIZON_YEAR
-    return Method(
-        ranking=np.where(np.isnan(level), np.nan, shortfall),
-        money=risk,
-        level=level,
-        predicted_loss=risk * share,
-        expected_next=expected * share,
+    return revtrend_method(
+        *(pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float) for c in frame.columns),
+        previous_mean,
+        horizon,
     )

@@ -34,20 +34,22 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from analytics.core import Params, analyze_portfolio
 from analytics.core.backtest import (
+    MIN_HISTORY,
+    Method,
     auc,
-    calibration_by_decile,
-    flag_quality,
+    evaluate_cutoff,
+    history_months,
     outcome,
-    top_loss,
+    recency_method,
+    revtrend_method,
+    seed_rule_method,
 )
-from analytics.core.baseline import seed_rule_levels
 from benchmarks._django import print_table
 from benchmarks.portfolio import monthly_matrix
 from benchmarks.reallogs import LOADERS, check_published
 
 CUTOFFS = {"cdnow": ("1997-06", "1997-12"), "complete_journey": ("2017-06",)}
 HELD_OUT = {"complete_journey"}
-MIN_HISTORY = 6
 
 
 def main() -> None:
@@ -65,39 +67,44 @@ def main() -> None:
 
 
 def backtest(log: pd.DataFrame, cutoff: str, horizon: int) -> None:
+    """One cutoff, scored exactly as the product's backtest scores it
+    (``analytics.core.backtest.evaluate_cutoff``), plus the daily BG/NBD anchor and the
+    classifier trained on the outcome, which only a benchmark with the raw log can add."""
     cut = pd.Timestamp(cutoff)
     after = cut + pd.offsets.MonthBegin(1)
     past = log[log["date"] < after]
     matrix, months, ids = monthly_matrix(past, cut)
     future = log[(log["date"] >= after) & (log["date"] < after + pd.offsets.MonthBegin(horizon))]
-    next_total = future.groupby("customer_id")["amount"].sum().reindex(ids).fillna(0.0)
-    truth = outcome(matrix, next_total.to_numpy(), horizon)
-    span = (~np.isnan(matrix)).sum(axis=1)
-    population = (span >= MIN_HISTORY) & (truth.previous_mean > 0)
-    lost = truth.real_loss[population]
-    print(
-        f"\n### cutoff {cutoff}, next {horizon} months: {population.sum():,} customers with "
-        f"≥ {MIN_HISTORY} months of history; {lost.mean():.1%} had a real loss"
+    following = future.groupby("customer_id")["amount"]
+    next_total = following.sum().reindex(ids).fillna(0.0).to_numpy()
+    next_active = (
+        future[future["amount"] >= 0.005]
+        .assign(month=future["date"].dt.to_period("M"))
+        .groupby("customer_id")["month"]
+        .nunique()
+        .reindex(ids)
+        .fillna(0)
+        .to_numpy()
     )
+    previous_mean = outcome(matrix, next_total, horizon).previous_mean
     methods = {
-        "RevTrend": revtrend(matrix, months, horizon),
-        "recency": recency(matrix, truth),
-        "BG/NBD (daily)": bgnbd(past, ids, cut, truth, horizon),
-        "prototype rule": prototype(matrix, truth),
+        "RevTrend": revtrend(matrix, months, previous_mean, horizon),
+        "recency": recency_method(matrix, previous_mean),
+        "BG/NBD (daily)": bgnbd(past, ids, cut, previous_mean, horizon),
+        "prototype rule": seed_rule_method(matrix),
     }
-    rows, calibrations = [], []
-    for label, method in methods.items():
-        rows.append(summary_row(label, method, truth, population))
-        if "predicted_loss" in method:
-            calibrations.append((label, method, truth, population))
-    trained = ceiling(matrix, past, ids, cut, truth, population)
+    result = evaluate_cutoff(matrix, next_total, next_active, methods, horizon)
+    print(
+        f"\n### cutoff {cutoff}, next {horizon} months: {result['population']:,} customers with "
+        f"≥ 6 months of history; {result['loss_share']:.1%} had a real loss"
+    )
+    rows = [summary_row(row) for row in result["methods"]]
+    trained = ceiling(matrix, past, ids, cut, outcome(matrix, next_total, horizon))
     rows.append(["trained on the outcome (5-fold)", "—", "—", f"{trained:.3f}"] + ["—"] * 6)
-    realised = truth.realised_loss[population]
-    best = np.sort(realised)[::-1][:100].sum()
     print_table(HEADERS, rows)
-    print(f"\nBest possible top 100 realised loss: {best:,.0f}")
-    for label, method, truth_, pop in calibrations:
-        print_calibration(label, method, truth_, pop)
+    print(f"\nBest possible top {result['top_n']} realised loss: {result['best_top_loss']:,.0f}")
+    print_levels(result)
+    print_calibration(result)
 
 
 HEADERS = [
@@ -106,81 +113,49 @@ HEADERS = [
 ]  # fmt: skip
 
 
-def summary_row(label: str, method: dict, truth, population) -> list:
-    lost = truth.real_loss[population]
-    level = method.get("level", np.full(len(population), np.nan))[population]
-    ranking = method["ranking"][population]
-    row = [label, f"{np.isfinite(ranking).mean():.1%}"]
-    row.append("—" if np.isnan(level).all() else f"{auc(lost, level):.3f}")
-    row.append(f"{auc(lost, ranking):.3f}")
-    if np.isnan(level).all():
-        row += ["—", "—", "—", "—"]
-    else:
-        one = flag_quality(lost, level >= 1)
-        three = flag_quality(lost, level >= 3)
-        row += [f"{one['precision']:.3f}", f"{one['lift']:.2f}", f"{one['recall']:.3f}"]
-        row.append(f"{three['precision']:.3f}")
-    realised = truth.realised_loss[population]
-    row.append(f"{top_loss(realised, method['money'][population]):,.0f}")
-    if "predicted_loss" in method:
-        flagged = method.get("flagged", np.ones(len(population), bool))[population]
-        predicted = method["predicted_loss"][population][flagged].sum()
-        row.append(f"{predicted / max(realised[flagged].sum(), 1e-9):.2f}")
-    else:
-        row.append("—")
-    return row
+def _cell(value, form: str) -> str:
+    return "—" if value is None else format(value, form)
 
 
-def revtrend(matrix, months, horizon: int) -> dict:
+def summary_row(row: dict) -> list:
+    declining, sharp = row.get("declining") or {}, row.get("sharp") or {}
+    return [
+        row["name"],
+        _cell(row["scored_share"], ".1%"),
+        _cell(row.get("auc_level"), ".3f"),
+        _cell(row["auc"], ".3f"),
+        _cell(declining.get("precision"), ".3f"),
+        _cell(declining.get("lift"), ".2f"),
+        _cell(declining.get("recall"), ".3f"),
+        _cell(sharp.get("precision"), ".3f"),
+        f"{row['top_loss']:,.0f}",
+        _cell(row.get("loss_ratio"), ".2f"),
+    ]
+
+
+def revtrend(matrix, months, previous_mean, horizon: int) -> Method:
     started = time.perf_counter()
-    result = analyze_portfolio(matrix, months, Params())
-    internal = getattr(result, "internal", None)  # absent before the purchase process
-    figures = internal if internal is not None else result.figures
-    level = figures["decline_level"].to_numpy(dtype=float, na_value=np.nan)
-    method = {"level": level, "money": figures["revenue_at_risk"].to_numpy(dtype=float)}
-    if "expected_change_12m" in figures:  # this version's forecast, over the horizon
-        from analytics.core.analyze import portfolio_purchase_model
-        from analytics.core.purchase import PurchaseModel, expected_purchases
-
-        model = PurchaseModel(*portfolio_purchase_model(matrix))
-        history = [figures[c].to_numpy(dtype=float) for c in
-                   ("repeat_months", "last_repeat_month", "opportunities")]  # fmt: skip
-        expected = expected_purchases(model, *history, horizon) * figures[
-            "spend_per_active_month"
-        ].to_numpy(dtype=float)
-        baseline = figures["baseline"].to_numpy(dtype=float)
-        method["ranking"] = -figures["expected_change_12m"].to_numpy(dtype=float)
-        at_stake = figures["revenue_at_risk"].to_numpy(dtype=float) > 0
-        method["predicted_loss"] = np.where(
-            at_stake, np.maximum(0.0, horizon * baseline - expected), 0.0
-        )
-        method["flagged"] = method["predicted_loss"] > 0  # the forecast's claims
-        method["expected_next"] = expected
-    else:  # before the purchase process: the backward-looking change
-        method["ranking"] = np.where(
-            np.isnan(level), np.nan, -figures["relative_change_12m"].to_numpy(dtype=float)
-        )
+    figures = analyze_portfolio(matrix, months, Params()).figures
     print(f"RevTrend analysed {len(matrix):,} customers in {time.perf_counter() - started:.2f} s")
-    return method
+    return revtrend_method(
+        figures["decline_level"].to_numpy(dtype=float, na_value=np.nan),
+        figures["revenue_at_risk"].to_numpy(dtype=float),
+        figures["expected_revenue_12m"].to_numpy(dtype=float),
+        previous_mean,
+        horizon,
+    )
 
 
-def recency(matrix, truth) -> dict:
-    active = np.nan_to_num(matrix) >= 0.005
-    last = matrix.shape[1] - 1 - np.argmax(active[:, ::-1], axis=1)
-    quiet = np.where(active.any(axis=1), matrix.shape[1] - 1 - last, matrix.shape[1]).astype(float)
-    return {"ranking": quiet, "money": quiet * truth.previous_mean}
-
-
-def bgnbd(past, ids, cut, truth, horizon: int) -> dict:
+def bgnbd(past, ids, cut, previous_mean, horizon: int) -> Method:
+    """lifetimes' BG/NBD on the daily log: expected purchases in the horizon, and the loss
+    they imply at the customer's mean transaction value."""
     from lifetimes import BetaGeoFitter
     from lifetimes.utils import summary_data_from_transaction_data
 
     end = cut + pd.offsets.MonthEnd(0)
     summary = summary_data_from_transaction_data(
-        past, "customer_id", "date", monetary_value_col="amount", observation_period_end=end,
-        freq="D",
-    ).reindex(ids)  # fmt: skip
-    days = horizon * 30.4
+        past, "customer_id", "date", observation_period_end=end, freq="D"
+    ).reindex(ids)
     for penalizer in (0.0, 0.001, 0.01, 0.1):
         try:
             fitter = BetaGeoFitter(penalizer_coef=penalizer).fit(
@@ -190,25 +165,18 @@ def bgnbd(past, ids, cut, truth, horizon: int) -> dict:
         except Exception:  # lifetimes' ConvergenceError: try a stronger penalizer
             continue
     expected = fitter.conditional_expected_number_of_purchases_up_to_time(
-        days, summary["frequency"], summary["recency"], summary["T"]
+        horizon * 30.4, summary["frequency"], summary["recency"], summary["T"]
     ).to_numpy()
-    # Spend per purchase: the customer's mean transaction value over its whole history.
     per_purchase = past.groupby("customer_id")["amount"].mean().reindex(ids).to_numpy()
-    predicted = np.maximum(0.0, horizon * truth.previous_mean - expected * per_purchase)
-    return {"ranking": -expected, "money": predicted, "predicted_loss": predicted}
+    predicted = np.maximum(0.0, horizon * previous_mean - expected * per_purchase)
+    return Method(ranking=-expected, money=predicted, predicted_loss=predicted)
 
 
-def prototype(matrix, truth) -> dict:
-    level = seed_rule_levels(matrix).astype(float)
-    level[level < 0] = np.nan
-    mean = np.nanmean(matrix, axis=1)
-    return {"level": level, "ranking": level, "money": np.where(level >= 2, mean, -np.inf)}
-
-
-def ceiling(matrix, past, ids, cut, truth, population) -> float:
+def ceiling(matrix, past, ids, cut, truth) -> float:
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import cross_val_predict
 
+    population = (history_months(matrix) >= MIN_HISTORY) & (truth.previous_mean > 0)
     end = cut + pd.offsets.MonthEnd(0)
     last_day = (end - past.groupby("customer_id")["date"].max()).dt.days.reindex(ids)
     features = np.column_stack([np.nan_to_num(matrix[:, -12:]), last_day.to_numpy(dtype=float)])
@@ -218,21 +186,29 @@ def ceiling(matrix, past, ids, cut, truth, population) -> float:
     return auc(lost, scores[:, 1])
 
 
-def print_calibration(label, method, truth, population) -> None:
-    realised = truth.realised_loss[population]
-    flagged = method.get("flagged", np.ones(len(population), bool))[population]
-    predicted = method["predicted_loss"][population]
-    deciles = calibration_by_decile(predicted[flagged], realised[flagged])
-    print(f"\n{label}: predicted vs realised loss by decile of prediction (money at risk > 0)")
-    table = [[i + 1, f"{p:,.1f}", f"{r:,.1f}"] for i, (p, r) in enumerate(deciles)]
-    print_table(["decile", "predicted", "realised"], table)
-    if "expected_next" in method:
-        expected = method["expected_next"][population]
-        actual = truth.next_total[population]
-        print(
-            f"{label}: expected revenue over the horizon {expected.sum():,.0f} vs realised "
-            f"{actual.sum():,.0f} (ratio {expected.sum() / max(actual.sum(), 1e-9):.2f})"
-        )
+def print_levels(result: dict) -> None:
+    print("\nRevTrend's levels: what their customers did next")
+    table = [
+        [row["level"], f"{row['customers']:,}", _cell(row["loss_share"], ".1%"),
+         _cell(row["no_purchase_share"], ".1%"), _cell(row["median_ratio"], ".2f")]
+        for row in result["levels"]
+    ]  # fmt: skip
+    print_table(["level", "customers", "real loss", "bought nothing", "median next/prev"], table)
+
+
+def print_calibration(result: dict) -> None:
+    for key, label in (
+        ("revenue_at_risk", "revenue at risk vs realised loss (customers with money at risk)"),
+        ("expected_revenue", "expected vs realised revenue"),
+    ):
+        part = result["calibration"].get(key)
+        if not part:
+            continue
+        ratio = part["predicted"] / part["realised"] if part["realised"] else float("nan")
+        print(f"\nRevTrend {label}: {part['predicted']:,.0f} vs {part['realised']:,.0f} "
+              f"(ratio {ratio:.2f}), by decile of the prediction:")  # fmt: skip
+        table = [[i + 1, f"{p:,.1f}", f"{r:,.1f}"] for i, (p, r) in enumerate(part["deciles"])]
+        print_table(["decile", "predicted", "realised"], table)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ DOUBTFUL_P_ACTIVE = 0.5
 # purchase process agrees that the customer has most likely gone (a short history of
 # consecutive months followed by a pause is not proof: the portfolio's rhythm says so).
 CHURN_P_ACTIVE = 0.1
-PURCHASE_SAMPLE = 20_000  # customers the purchase process is fitted on (see services.purchase)
+PURCHASE_SAMPLE = 5_000  # customers the purchase process is fitted on (see services.purchase)
 LOG_FLOOR = 0.1  # share of a customer's mean level below which a month counts as that share
 ROW_BLOCK = 8192  # rows per block of the pairwise steps (bounds memory)
 TASK_ROWS = 8192  # rows analysed together by one thread
@@ -66,7 +66,7 @@ class CoreResult:
     figures: pd.DataFrame
     anomalies: pd.DataFrame
     components: dict[str, np.ndarray] = field(default_factory=dict)
-    # Every figure, the internal ones too (``forecast_revenue`` needs them).
+    # Every figure, the internal ones too (backtests and the benchmarks read them).
     internal: pd.DataFrame | None = None
 
 
@@ -277,7 +277,9 @@ def spend_per_active_month(cleaned: np.ndarray, active: np.ndarray) -> np.ndarra
     return np.where(counts > 0, np.maximum(spend, 0.0), 0.0)
 
 
-def _combined_level(trend_level, forecast, purchase, basics, params: Params) -> np.ndarray:
+def _combined_level(
+    trend_level, forecast, purchase, basics, params: Params
+) -> tuple[np.ndarray, np.ndarray]:
     """The trend test's level for customers it can judge; for a customer the purchase
     process doubts (P(still buying) < 0.5), the level of its expected change, when worse.
     Returns the level and where the purchase process set it."""

@@ -74,6 +74,7 @@ def calibration_by_decile(predicted: np.ndarray, realised: np.ndarray) -> list[t
 
 
 MIN_HISTORY = 6  # months since the first purchase for a customer to be judged at all
+YEAR = 12
 LEVEL_NAMES = ("0", "1", "2", "3", "none")
 
 
@@ -97,6 +98,30 @@ def history_months(matrix: np.ndarray) -> np.ndarray:
     present = ~np.isnan(matrix)
     first = np.where(present.any(axis=1), present.argmax(axis=1), matrix.shape[1])
     return matrix.shape[1] - first
+
+
+def revtrend_method(
+    level: np.ndarray,
+    revenue_at_risk: np.ndarray,
+    expected_revenue_12m: np.ndarray,
+    previous_mean: np.ndarray,
+    horizon: int,
+) -> Method:
+    """What a RevTrend run said: its levels; its ranking, the expected shortfall (1 −
+    expected revenue over 12 × the previous 12 months' mean); its money, the revenue at
+    risk; both forecasts scaled from 12 months to the horizon."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shortfall = np.where(
+            previous_mean > 0, 1.0 - expected_revenue_12m / (YEAR * previous_mean), np.nan
+        )
+    share = horizon / YEAR
+    return Method(
+        ranking=np.where(np.isnan(level), np.nan, shortfall),
+        money=np.nan_to_num(revenue_at_risk, nan=0.0),
+        level=level,
+        predicted_loss=np.nan_to_num(revenue_at_risk, nan=0.0) * share,
+        expected_next=expected_revenue_12m * share,
+    )
 
 
 def recency_method(matrix: np.ndarray, previous_mean: np.ndarray) -> Method:
@@ -208,6 +233,11 @@ def _method_row(name, method: Method, lost, realised, population, top) -> dict:
         "auc": _float(auc(lost, ranking)),
         "top_loss": top_loss(realised, method.money[population], top),
     }
+    if method.predicted_loss is not None:  # predicted / realised over the method's claims
+        claims = method.predicted_loss[population] > 0
+        realised_claimed = realised[claims].sum()
+        predicted = method.predicted_loss[population][claims].sum()
+        row["loss_ratio"] = _float(predicted / realised_claimed) if realised_claimed else None
     if method.level is not None:
         level = method.level[population]
         row["auc_level"] = _float(auc(lost, level))

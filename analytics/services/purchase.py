@@ -3,8 +3,8 @@
 Each chunk judges its customers against the same population rhythm, so a customer's figures
 do not depend on which chunk it fell in. The fit needs only each customer's count of months
 with a purchase in the window and its first and last such month: one grouped query, on a
-systematic sample of customers when the portfolio is large (a BG/BB fit on 20,000 customers
-is as good as on all of them, and the query stays bounded).
+systematic sample of customers when the portfolio is large (on CDNOW a fit on 5,000 of its
+23,570 customers gave the same backtest figures as one on 20,000; the query stays bounded).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from datetime import date
 
 import numpy as np
 from django.db.models import Count, Max, Min
-from django.db.models.functions import Mod
 
 from analytics.core.analyze import PURCHASE_SAMPLE
 from analytics.core.purchase import fit_purchase_model
@@ -25,15 +24,18 @@ HALF_CENT = 0.005
 
 
 def purchase_model_fit(
-    *, team_id: int, window_start: date, window_end: date, customers: int
+    *, team_id: int, window_start: date, window_end: date, customer_ids: list[int]
 ) -> tuple[float, float, float, float]:
-    """(α, β, γ, δ) of the run's purchase process; ``customers``: how many it analyses."""
+    """(α, β, γ, δ) of the run's purchase process; ``customer_ids``: the customers it
+    analyses, in id order (a systematic sample of them is read, through the index)."""
+    every = max(1, -(-len(customer_ids) // PURCHASE_SAMPLE))
     records = RevenueRecord.objects.filter(
-        team_id=team_id, month__gte=window_start, month__lte=window_end, amount__gte=HALF_CENT
+        team_id=team_id,
+        customer_id__in=customer_ids[::every],
+        month__gte=window_start,
+        month__lte=window_end,
+        amount__gte=HALF_CENT,
     )
-    every = max(1, -(-customers // PURCHASE_SAMPLE))
-    if every > 1:
-        records = records.annotate(bucket=Mod("customer_id", every)).filter(bucket=0)
     rows = list(
         records.values("customer_id")
         .annotate(first=Min("month"), last=Max("month"), months=Count("id"))

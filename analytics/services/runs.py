@@ -131,7 +131,7 @@ def analysis_run_plan(*, run: AnalysisRun) -> list[int] | None:
                 team_id=run.team_id,
                 window_start=run.window_start,
                 window_end=run.window_end,
-                customers=len(ids),
+                customer_ids=ids,
             ),
         )
         fit_seconds = time.perf_counter() - fit_started
