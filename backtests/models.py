@@ -11,17 +11,12 @@ from django.conf import settings
 from django.db import models
 
 from accounts.models import Team
+from analytics.models import ACTIVE, FINISHED, RunStatus
 
-
-class BacktestStatus(models.TextChoices):
-    PENDING = "PENDING", "Queued"
-    RUNNING = "RUNNING", "Running"
-    SUCCEEDED = "SUCCEEDED", "Succeeded"
-    FAILED = "FAILED", "Failed"
-
-
-BACKTEST_ACTIVE = (BacktestStatus.PENDING, BacktestStatus.RUNNING)
-BACKTEST_FINISHED = (BacktestStatus.SUCCEEDED, BacktestStatus.FAILED)
+# A backtest moves through the states of an analysis run, and is as live as its runs.
+BacktestStatus = RunStatus
+BACKTEST_ACTIVE = ACTIVE
+BACKTEST_FINISHED = FINISHED
 
 
 class Backtest(models.Model):
