@@ -123,4 +123,19 @@ def explanations(figures: pd.DataFrame, params: Params) -> list[str]:
             out.append(f"No significant decline: {change_text}, {_p(p_value)}.")
         else:
             out.append(explain_one(dict(zip(COLUMNS, values, strict=True)), params))
+    _add_money_at_risk(out, figures)
     return out
+
+
+def _add_money_at_risk(out: list[str], figures: pd.DataFrame) -> None:
+    """A customer with no significant decline may still be expected to bring less than last
+    year (a buying rate pulled back toward the portfolio's): say why it has money at risk."""
+    at_risk = (figures["decline_level"].fillna(-1) == 0) & (figures["revenue_at_risk"] > 0)
+    for row in at_risk.to_numpy().nonzero()[0]:
+        expected = figures["expected_revenue_12m"].iat[row]
+        change = figures["expected_change_12m"].iat[row]
+        versus = "" if math.isnan(change) else f" ({_percent(change)} against the last 12)"
+        out[row] += (
+            f" Still, {_money(expected)} is expected over the next 12 months{versus}: "
+            "money at risk without a significant decline."
+        )

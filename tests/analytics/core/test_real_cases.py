@@ -38,6 +38,7 @@ def test_a_lumpy_large_account_without_a_real_decline_is_not_declining():
     # trend-line forecast put 279,000 at risk on this account, which then grew 60 %.
     assert figures["expected_revenue_12m"] > 0.6 * sum(revenue)
     assert figures["revenue_at_risk"] < 0.35 * sum(revenue)
+    assert "money at risk without a significant decline" in figures["explanation"]
 
 
 def test_a_short_burst_then_a_pause_is_doubted_not_declared_churned():
