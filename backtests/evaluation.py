@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from django.db.models import Count, Q, Sum
 
+from analytics.core.anomalies import HALF_CENT
 from analytics.core.backtest import (
     Method,
     evaluate_cutoff,
@@ -19,8 +20,10 @@ from analytics.core.backtest import (
     revtrend_method,
     seed_rule_method,
 )
+from analytics.core.purchase import PurchaseModel
 from analytics.models import AnalysisRun, CustomerResult
 from analytics.services import revenue_matrix_read
+from analytics.services.runs import run_params
 from analytics.services.window import add_months
 from customers.models import RevenueRecord
 
@@ -41,7 +44,9 @@ def cutoff_evaluate(*, run: AnalysisRun, horizon: int) -> dict:
     methods = {
         REVTREND: _revtrend(run, ids, previous_mean, horizon),
         RECENCY: recency_method(matrix.values, previous_mean),
-        PURCHASE_MODEL: purchase_model_method(matrix.values, previous_mean, horizon),
+        PURCHASE_MODEL: purchase_model_method(
+            matrix.values, previous_mean, horizon, PurchaseModel(*run_params(run).purchase_model)
+        ),
         PROTOTYPE: seed_rule_method(matrix.values),
     }
     result = evaluate_cutoff(matrix.values, next_total, next_active, methods, horizon)
@@ -49,15 +54,15 @@ def cutoff_evaluate(*, run: AnalysisRun, horizon: int) -> dict:
 
 
 def _what_followed(run: AnalysisRun, horizon: int, ids: np.ndarray):
-    """Revenue and months with a purchase per customer in the horizon after the cutoff."""
+    """Revenue and months with a purchase per customer in the horizon after the cutoff (of
+    the customers the run judged: the reindex drops those who came later)."""
     after = RevenueRecord.objects.filter(
         team_id=run.team_id,
         month__gt=run.window_end,
         month__lte=add_months(run.window_end, horizon),
-        customer_id__in=ids.tolist(),
     )
     rows = after.values("customer_id").annotate(
-        total=Sum("amount"), active=Count("id", filter=Q(amount__gte=0.005))
+        total=Sum("amount"), active=Count("id", filter=Q(amount__gte=HALF_CENT))
     )
     frame = pd.DataFrame.from_records(
         list(rows.values_list("customer_id", "total", "active")),

@@ -32,13 +32,12 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from analytics.core import Params, analyze_portfolio
+from analytics.core import Params, analyze_portfolio, span_lengths
 from analytics.core.backtest import (
     MIN_HISTORY,
     Method,
     auc,
     evaluate_cutoff,
-    history_months,
     outcome,
     recency_method,
     revtrend_method,
@@ -176,7 +175,7 @@ def ceiling(matrix, past, ids, cut, truth) -> float:
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import cross_val_predict
 
-    population = (history_months(matrix) >= MIN_HISTORY) & (truth.previous_mean > 0)
+    population = (span_lengths(matrix) >= MIN_HISTORY) & (truth.previous_mean > 0)
     end = cut + pd.offsets.MonthEnd(0)
     last_day = (end - past.groupby("customer_id")["date"].max()).dt.days.reindex(ids)
     features = np.column_stack([np.nan_to_num(matrix[:, -12:]), last_day.to_numpy(dtype=float)])

@@ -11,10 +11,15 @@ next revenue).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
+
+from .analyze import span_lengths
+from .anomalies import HALF_CENT
+from .purchase import PurchaseModel, activity_summary, expected_purchases
 
 LOSS_RATIO = 0.75
 TOP = 100
@@ -36,7 +41,9 @@ class Outcome:
 
 
 def outcome(matrix: np.ndarray, next_total: np.ndarray, horizon: int) -> Outcome:
-    previous = np.nanmean(np.where(np.isnan(matrix[:, -12:]), np.nan, matrix[:, -12:]), axis=1)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a row with no month in the 12
+        previous = np.nanmean(matrix[:, -12:], axis=1)
     return Outcome(np.nan_to_num(previous, nan=0.0), next_total, horizon)
 
 
@@ -93,13 +100,6 @@ class Method:
     expected_next: np.ndarray | None = None
 
 
-def history_months(matrix: np.ndarray) -> np.ndarray:
-    """Months from each customer's first month in the matrix to its end."""
-    present = ~np.isnan(matrix)
-    first = np.where(present.any(axis=1), present.argmax(axis=1), matrix.shape[1])
-    return matrix.shape[1] - first
-
-
 def revtrend_method(
     level: np.ndarray,
     revenue_at_risk: np.ndarray,
@@ -126,10 +126,10 @@ def revtrend_method(
 
 def recency_method(matrix: np.ndarray, previous_mean: np.ndarray) -> Method:
     """Months since the last purchase: the simplest anchor a user could apply."""
-    active = np.nan_to_num(matrix) >= 0.005
-    width = matrix.shape[1]
-    last = width - 1 - np.argmax(active[:, ::-1], axis=1)
-    quiet = np.where(active.any(axis=1), width - 1 - last, width).astype(float)
+    active = np.nan_to_num(matrix) >= HALF_CENT
+    valid = active.any(axis=1)
+    _, t_x, n = activity_summary(active, valid)
+    quiet = np.where(valid, n - t_x, matrix.shape[1]).astype(float)
     return Method(ranking=quiet, money=quiet * previous_mean)
 
 
@@ -144,15 +144,15 @@ def seed_rule_method(matrix: np.ndarray) -> Method:
     return Method(ranking=level, money=np.where(level >= 2, mean, -np.inf), level=level)
 
 
-def purchase_model_method(matrix: np.ndarray, previous_mean: np.ndarray, horizon: int) -> Method:
-    """A purchase-process model on its own (BG/BB fitted on the data up to the cutoff):
-    expected months with a purchase in the horizon, times the customer's mean buying month."""
-    from .purchase import activity_summary, expected_purchases, fit_purchase_model
-
+def purchase_model_method(
+    matrix: np.ndarray, previous_mean: np.ndarray, horizon: int, model: PurchaseModel
+) -> Method:
+    """A purchase-process model on its own (the BG/BB the run fitted on the data up to the
+    cutoff): expected months with a purchase in the horizon, times the customer's mean
+    buying month."""
     values = np.nan_to_num(matrix)
-    active = values >= 0.005
+    active = values >= HALF_CENT
     history = activity_summary(active, active.any(axis=1))
-    model = fit_purchase_model(*history)
     expected = expected_purchases(model, *history, horizon)
     spend = np.where(active, values, 0.0).sum(axis=1) / np.maximum(active.sum(axis=1), 1)
     predicted = np.maximum(0.0, horizon * previous_mean - expected * spend)
@@ -179,7 +179,7 @@ def evaluate_cutoff(
     the ``horizon`` months after it. The first method is the one whose levels the per-level
     table describes (RevTrend)."""
     truth = outcome(matrix, next_total, horizon)
-    population = (history_months(matrix) >= MIN_HISTORY) & (truth.previous_mean > 0)
+    population = (span_lengths(matrix) >= MIN_HISTORY) & (truth.previous_mean > 0)
     lost = truth.real_loss[population]
     realised = truth.realised_loss[population]
     top = int(min(top, population.sum()))

@@ -15,12 +15,11 @@ import numpy as np
 from django.db.models import Count, Max, Min
 
 from analytics.core.analyze import PURCHASE_SAMPLE
+from analytics.core.anomalies import HALF_CENT
 from analytics.core.purchase import fit_purchase_model
 from customers.models import RevenueRecord
 
 from .matrix import month_number
-
-HALF_CENT = 0.005
 
 
 def purchase_model_fit(

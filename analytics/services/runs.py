@@ -68,7 +68,7 @@ def analysis_run_start(
         # One start at a time per team (the same lock an import's write takes).
         Team.objects.select_for_update().filter(pk=team.pk).first()
         if purpose == RunPurpose.ANALYSIS:  # a backtest's runs are its own to schedule
-            _retire_or_refuse_active(team, purpose)
+            _retire_or_refuse_active(team)
         run = AnalysisRun.objects.create(
             team=team,
             purpose=purpose,
@@ -85,8 +85,8 @@ def analysis_run_start(
     return run
 
 
-def _retire_or_refuse_active(team: Team, purpose: str) -> None:
-    active = AnalysisRun.objects.filter(team=team, purpose=purpose, status__in=ACTIVE)
+def _retire_or_refuse_active(team: Team) -> None:
+    active = AnalysisRun.objects.filter(team=team, status__in=ACTIVE).analyses()
     active = active.latest_first().first()
     if active is None:
         return
