@@ -14,7 +14,7 @@ include .env
 export
 endif
 
-.PHONY: setup run test worker bench lint
+.PHONY: setup run test worker beat bench lint
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ test: setup
 
 worker: $(STAMP)
 	$(VENV)/bin/celery -A revtrend_site worker --loglevel=INFO
+
+# Exactly one per deployment: the watchdog every minute (stalled work queued again or failed).
+beat: $(STAMP)
+	$(VENV)/bin/celery -A revtrend_site beat --loglevel=INFO --schedule var/celerybeat-schedule
 
 bench: setup
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit $$?; done

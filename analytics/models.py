@@ -109,8 +109,11 @@ class AnalysisRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # Last sign of life from a task: lets a new run replace one whose worker vanished.
+    # Last sign of life from a task (or the last time the watchdog sent it again): lets the
+    # watchdog and a new run tell a run whose worker vanished.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Times a worker claimed it (a worker that died while planning leaves it RUNNING).
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     objects = AnalysisRunQuerySet.as_manager()
 
@@ -188,6 +191,8 @@ class AnalysisChunk(models.Model):
     timings = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Times a task started on it: one that keeps killing its worker fails the run.
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["run", "number"]

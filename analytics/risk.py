@@ -16,17 +16,16 @@ Speed at 100k customers:
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import quote, urlencode
 
 from django.db.models import F, QuerySet
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from analytics.core.analyze import UNJUDGED
 from analytics.models import LEVEL_LABELS, AnalysisRun, CustomerResult, Segment
-from analytics.services.export import BATCH, RESULT_COLUMNS, cell
+from analytics.services.export import BATCH, RESULT_COLUMNS, cell, neutralise
 from customers.models import Customer
 
 PAGE_SIZE = 50
@@ -303,38 +302,25 @@ def _known_total(
 
 
 def customer_url_builder(*, team_slug: str) -> Callable[[str], str]:
-    """external id → the customer's diagnostics page, through the ``customer_detail`` route
-    when it exists, else ``/t/<team>/customers/<id>/`` with the id URL-encoded."""
+    """external id → the customer's diagnostics page ``/t/<team>/customers/<id>/``, the id
+    percent-encoded as one path segment ("/" too), so that no browser or proxy resolves a
+    "../" inside an id to another page; the server decodes it back. An id that is a whole dot
+    segment ("." or "..") would still be resolved away, so it links to the risk table
+    searched for it instead."""
     base = reverse("customer_list", args=[team_slug])
 
-    def encoded(external_id: str) -> str:
+    def url(external_id: str) -> str:
+        if external_id in DOT_SEGMENTS:
+            return f"{base}?{urlencode({'q': external_id})}"
         return f"{base}{quote(external_id, safe='')}/"
 
-    def routed(external_id: str) -> str:
-        try:
-            return reverse("customer_detail", args=[team_slug, external_id])
-        except NoReverseMatch:  # an id its converter refuses, e.g. one holding "/"
-            return encoded(external_id)
+    return url
 
-    try:
-        reverse("customer_detail", args=[team_slug, "x"])
-    except NoReverseMatch:
-        return encoded
-    return routed
+
+DOT_SEGMENTS = frozenset({".", ".."})
 
 
 # --- CSV export -----------------------------------------------------------------------------
-
-# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$|^[-+]?inf$|^nan$")
-
-
-def neutralise(value):
-    """``'`` before a text cell a spreadsheet would run as a formula; numbers stay numbers."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not NUMBER.match(value):
-        return f"'{value}"
-    return value
 
 
 class _Echo:

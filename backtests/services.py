@@ -21,6 +21,7 @@ from analytics.core import Params
 from analytics.models import AnalysisRun, RunPurpose, RunStatus
 from analytics.services import AnalysisError, analysis_run_start, parse_month
 from analytics.services.window import add_months, analysis_window, team_data_months
+from revtrend_site.queueing import QueueUnavailable, enqueue_on_commit
 
 from .evaluation import cutoff_evaluate
 from .models import BACKTEST_ACTIVE, Backtest, BacktestStatus
@@ -89,17 +90,24 @@ def backtest_start(
         cutoffs=cutoffs or default_cutoffs(team=team, horizon=horizon),
         horizon=horizon,
     )
-    with transaction.atomic():
-        Team.objects.select_for_update().filter(pk=team.pk).first()
-        _retire_or_refuse_active(team)
-        backtest = Backtest.objects.create(
-            team=team,
-            created_by=user if user is not None and user.is_authenticated else None,
-            cutoffs=[f"{cutoff:%Y-%m}" for cutoff in cutoffs],
-            horizon=horizon,
-            stage="queued",
-        )
-        transaction.on_commit(lambda: backtest_launch_task.delay(backtest.pk))
+    try:
+        with transaction.atomic():
+            Team.objects.select_for_update().filter(pk=team.pk).first()
+            _retire_or_refuse_active(team)
+            backtest = Backtest.objects.create(
+                team=team,
+                created_by=user if user is not None and user.is_authenticated else None,
+                cutoffs=[f"{cutoff:%Y-%m}" for cutoff in cutoffs],
+                horizon=horizon,
+                stage="queued",
+            )
+            enqueue_on_commit(
+                backtest_launch_task,
+                backtest.pk,
+                on_failure=lambda reason: backtest_fail(backtest_id=backtest.pk, error=reason),
+            )
+    except QueueUnavailable as exc:
+        raise BacktestError(exc.message) from exc
     backtest.refresh_from_db()
     return backtest
 

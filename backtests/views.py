@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts.access import team_view
 from accounts.models import Role, Team
@@ -58,7 +58,7 @@ class BacktestStartForm(forms.Form):
 
 
 @team_view()
-@require_GET
+@require_safe
 def backtest_list(request: HttpRequest, team: Team) -> HttpResponse:
     return _render_list(request, team, BacktestStartForm())
 
@@ -101,7 +101,7 @@ def _get(team: Team, backtest_id: int) -> Backtest:
 
 
 @team_view()
-@require_GET
+@require_safe
 def backtest_detail(request: HttpRequest, team: Team, backtest_id: int) -> HttpResponse:
     backtest = _get(team, backtest_id)
     context = {"backtest": backtest, "view": backtest_view(backtest)}
@@ -109,7 +109,7 @@ def backtest_detail(request: HttpRequest, team: Team, backtest_id: int) -> HttpR
 
 
 @team_view()
-@require_GET
+@require_safe
 def backtest_status(request: HttpRequest, team: Team, backtest_id: int) -> HttpResponse:
     backtest = _get(team, backtest_id)
     response = render(

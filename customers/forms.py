@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 
 from .ingest.mapping import ColumnMapping, guess_columns
+from .ingest.parsing import date_format_problem
 from .models import UploadMode
 
 ACCEPTED_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx"}
@@ -65,6 +66,13 @@ class MappingForm(forms.Form):
             date_format=upload.date_format, mode=upload.mode, skip_invalid=upload.skip_invalid
         )
         return initial
+
+    def clean_date_format(self) -> str:
+        date_format = self.cleaned_data["date_format"].strip()
+        problem = date_format_problem(date_format) if date_format else ""
+        if problem:
+            raise forms.ValidationError(f"This date format cannot be used: {problem}.")
+        return date_format
 
     def clean(self):
         data = super().clean()

@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.access import team_view
 from accounts.models import Role, Team
@@ -22,7 +22,7 @@ def _get_upload(team: Team, upload_id: int) -> Upload:
 
 
 @uploads_view
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def upload_list(request: HttpRequest, team: Team) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -59,7 +59,7 @@ def _preview_context(upload: Upload, mapping_values: dict | None, date_format: s
 
 
 @uploads_view
-@require_GET
+@require_safe
 def upload_detail(request: HttpRequest, team: Team, upload_id: int) -> HttpResponse:
     upload = _get_upload(team, upload_id)
     context = {"upload": upload}
@@ -75,7 +75,7 @@ def upload_detail(request: HttpRequest, team: Team, upload_id: int) -> HttpRespo
 
 
 @uploads_view
-@require_GET
+@require_safe
 def upload_preview_partial(request: HttpRequest, team: Team, upload_id: int) -> HttpResponse:
     """Re-read the first rows with the mapping being edited (HTMX, on every change)."""
     upload = _get_upload(team, upload_id)
@@ -116,7 +116,7 @@ def upload_confirm_view(request: HttpRequest, team: Team, upload_id: int) -> Htt
 
 
 @uploads_view
-@require_GET
+@require_safe
 def upload_status_partial(request: HttpRequest, team: Team, upload_id: int) -> HttpResponse:
     upload = _get_upload(team, upload_id)
     return render(request, "customers/upload_detail.html#upload-status", {"upload": upload})

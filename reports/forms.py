@@ -62,6 +62,8 @@ class ReportFilterForm(forms.Form):
 
     def __init__(self, *args, team: Team, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        for name in ("since", "until"):
+            self.fields[name].validators.append(_within_range)
         members = (
             Membership.objects.filter(team=team)
             .select_related("user")
@@ -87,6 +89,14 @@ class ReportFilterForm(forms.Form):
         for name in list(self.errors):  # keep the valid filters
             if name in self.fields:
                 self.cleaned_data.pop(name, None)
+
+
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2200, 12, 31)
+
+
+def _within_range(day: date) -> None:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise forms.ValidationError(f"Choose a day between {FIRST_DAY} and {LAST_DAY}.")
 
 
 def _start_of(day: date | None) -> datetime | None:

@@ -16,11 +16,12 @@ from datetime import datetime
 import markdown
 import nh3
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Team
 from analytics.models import AnalysisRun, RunStatus, current_run
+from revtrend_site.queueing import QueueUnavailable, enqueue_on_commit
 
 from .grounding import check_grounding
 from .llm import LLMError, provider_for_settings
@@ -69,11 +70,24 @@ def report_request(
     """Create a PENDING report and queue its generation once the transaction commits."""
     from .tasks import report_generate_task
 
-    with transaction.atomic():
-        report = report_create(team=team, kind=kind, scope=scope, user=user, run=run)
-        transaction.on_commit(lambda: report_generate_task.delay(report.pk))
+    try:
+        with transaction.atomic():
+            report = report_create(team=team, kind=kind, scope=scope, user=user, run=run)
+            enqueue_on_commit(
+                report_generate_task,
+                report.pk,
+                on_failure=lambda reason: _fail_unsent(report, reason),
+            )
+    except QueueUnavailable as exc:
+        raise ReportError(exc.message) from exc
     report.refresh_from_db()  # written already if tasks are eager
     return report
+
+
+def _fail_unsent(report: Report, reason: str) -> None:
+    Report.objects.filter(pk=report.pk, status=ReportStatus.PENDING).update(
+        status=ReportStatus.FAILED, error=reason, finished_at=timezone.now()
+    )
 
 
 def _run(team: Team, run: AnalysisRun | None) -> AnalysisRun:
@@ -124,8 +138,9 @@ def report_title(*, kind: str, scope: dict) -> str:
 
 def report_claim(*, report_id: int) -> Report | None:
     """PENDING → RUNNING, once: a task delivered twice finds nothing to claim."""
+    now = timezone.now()
     claimed = Report.objects.filter(pk=report_id, status=ReportStatus.PENDING).update(
-        status=ReportStatus.RUNNING, started_at=timezone.now()
+        status=ReportStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1
     )
     return Report.objects.select_related("run", "team").get(pk=report_id) if claimed else None
 
@@ -261,21 +276,54 @@ _UNSAFE_LINK = re.compile(
 )
 
 
+# Images load from wherever they point when the file is opened (a tracking pixel): the
+# download keeps their alt text only.
+_IMAGE = re.compile(r"!\[([^\]]*)\]\((?:[^()]|\([^()]*\))*\)")
+# Code is shown literally by every Markdown viewer: what is inside backticks is kept as it
+# is (a customer id like <C-7> would otherwise be taken for a tag and removed).
+_CODE = re.compile(r"(```.*?```|`[^`\n]+`)", re.DOTALL)
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()!#|>])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def _outside_code(text: str, clean) -> str:
+    parts = _CODE.split(text)
+    return "".join(part if index % 2 else clean(part) for index, part in enumerate(parts))
+
+
+def _markdown_safe(text: str) -> str:
+    """Content outside code: no HTML, no image, no link but http(s) and mailto."""
+    return _UNSAFE_LINK.sub(r"\1", _IMAGE.sub(r"\1", strip_html(text)))
+
+
+def markdown_inline(text: str) -> str:
+    """A title or a model name as literal Markdown text on one line: no tag, link or
+    heading can start in it."""
+    text = _CONTROL.sub(" ", text).strip()
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("<", "&lt;")
+
+
+def plain_line(text: str) -> str:
+    return _CONTROL.sub(" ", text).strip()
+
+
 def report_as_markdown(*, report: Report) -> str:
-    """download.md: the content with any raw HTML and unsafe link targets removed, under a
-    short header."""
-    content = _UNSAFE_LINK.sub(r"\1", strip_html(report.content))
-    return f"# {report.title}\n\n{_header(report)}\n\n{content}\n"
+    """download.md: the content with any raw HTML, image and unsafe link target removed
+    (code kept as written), under a short header whose title and model are literal text."""
+    content = _outside_code(report.content, _markdown_safe)
+    title = markdown_inline(report.title)
+    return f"# {title}\n\n{_header(report, markdown_inline)}\n\n{content}\n"
 
 
 def report_as_text(*, report: Report) -> str:
     """download.txt: plain text — headings underlined, Markdown emphasis and HTML removed,
     then the numbers the grounding check did not find."""
-    body = strip_html(report.content)
+    body = _outside_code(report.content, strip_html)
     body = re.sub(r"^#{1,6}\s*(.+)$", lambda m: f"{m[1]}\n{'-' * len(m[1])}", body, flags=re.M)
     body = re.sub(r"(\*\*|__|`)(.+?)\1", r"\2", body)
     body = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"\1", body)
-    lines = [report.title, "=" * len(report.title), "", _header(report), "", body.strip(), ""]
+    title = plain_line(report.title)
+    lines = [title, "=" * len(title), "", _header(report, plain_line), "", body.strip(), ""]
     unmatched = report.unmatched_numbers
     if unmatched:
         found = ", ".join(strip_html(u["text"]) for u in unmatched)
@@ -290,10 +338,10 @@ def strip_html(text: str) -> str:
     return re.sub(r"<(?=[A-Za-z/!?])", "&lt;", cleaned)
 
 
-def _header(report: Report) -> str:
-    written = f"{report.provider or 'unknown provider'}"
+def _header(report: Report, literal) -> str:
+    written = literal(report.provider or "unknown provider")
     if report.model:
-        written += f" · {report.model}"
+        written += f" · {literal(report.model)}"
     run = f"run #{report.run_id}" if report.run_id else "a deleted run"
     created = timezone.localtime(report.created_at).strftime("%Y-%m-%d %H:%M")
     return f"{ReportKind(report.kind).label} report from {run}, written by {written}, {created}."

@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.access import team_view
 from accounts.models import Role, Team
@@ -122,7 +122,7 @@ def _back(request: HttpRequest, team: Team) -> str:
 
 
 @team_view()
-@require_GET
+@require_safe
 def report_list(request: HttpRequest, team: Team) -> HttpResponse:
     form = ReportFilterForm(request.GET or None, team=team)
     if form.is_bound:
@@ -162,14 +162,14 @@ def _detail_context(request: HttpRequest, report: Report) -> dict:
 
 
 @team_view()
-@require_GET
+@require_safe
 def report_detail(request: HttpRequest, team: Team, report_id: int) -> HttpResponse:
     report = _get_report(team, report_id)
     return render(request, "reports/report_detail.html", _detail_context(request, report))
 
 
 @team_view()
-@require_GET
+@require_safe
 def report_body_partial(request: HttpRequest, team: Team, report_id: int) -> HttpResponse:
     """The detail page's body (HTMX, polled while the report is written)."""
     report = _get_report(team, report_id)
@@ -188,21 +188,21 @@ def _download(report: Report, text: str, extension: str, content_type: str) -> H
 
 
 @team_view()
-@require_GET
+@require_safe
 def report_download_md(request: HttpRequest, team: Team, report_id: int) -> HttpResponse:
     report = _get_report(team, report_id)
     return _download(report, report_as_markdown(report=report), "md", "text/markdown")
 
 
 @team_view()
-@require_GET
+@require_safe
 def report_download_txt(request: HttpRequest, team: Team, report_id: int) -> HttpResponse:
     report = _get_report(team, report_id)
     return _download(report, report_as_text(report=report), "txt", "text/plain")
 
 
 @team_view(Role.ADMIN)
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def report_delete(request: HttpRequest, team: Team, report_id: int) -> HttpResponse:
     """GET asks for confirmation; POST deletes."""
     report = _get_report(team, report_id)
@@ -246,7 +246,7 @@ def report_generate(request: HttpRequest, team: Team) -> HttpResponse:
 
 
 @team_view()
-@require_GET
+@require_safe
 def report_panel_partial(request: HttpRequest, team: Team, report_id: int) -> HttpResponse:
     """One report's panel (HTMX, polled while it is written)."""
     report = _get_report(team, report_id)
@@ -255,7 +255,7 @@ def report_panel_partial(request: HttpRequest, team: Team, report_id: int) -> Ht
 
 
 @team_view()
-@require_GET
+@require_safe
 def customer_panel_partial(request: HttpRequest, team: Team) -> HttpResponse:
     """The customer page's summary panel: the latest saved summary, generate / regenerate."""
     customer = request.GET.get("customer", "")[:200]
@@ -271,7 +271,7 @@ def customer_panel_partial(request: HttpRequest, team: Team) -> HttpResponse:
 
 
 @team_view()
-@require_GET
+@require_safe
 def portfolio_panel_partial(request: HttpRequest, team: Team) -> HttpResponse:
     """The dashboard's portfolio brief."""
     report = latest_report(team=team, kind=ReportKind.PORTFOLIO, scope={})
@@ -282,7 +282,7 @@ def portfolio_panel_partial(request: HttpRequest, team: Team) -> HttpResponse:
 
 
 @team_view()
-@require_GET
+@require_safe
 def segment_panels_partial(request: HttpRequest, team: Team) -> HttpResponse:
     """The segments page's summaries: one panel per segment of the current run (one query
     per segment, through the (team, kind) index; a run has a handful of segments)."""
@@ -332,13 +332,13 @@ def _group_context(request: HttpRequest, team: Team) -> dict:
 
 
 @team_view()
-@require_GET
+@require_safe
 def group_generator(request: HttpRequest, team: Team) -> HttpResponse:
     return render(request, "reports/group.html", _group_context(request, team))
 
 
 @team_view()
-@require_GET
+@require_safe
 def group_statistics_partial(request: HttpRequest, team: Team) -> HttpResponse:
     """The chosen group's statistics and its report panel (HTMX, on every change)."""
     return render(request, "reports/group.html#group-statistics", _group_context(request, team))

@@ -35,10 +35,12 @@ INSTALLED_APPS = [
     "analytics",
     "reports",
     "backtests",
+    "operations",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "revtrend_site.middleware.RejectControlCharactersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -148,6 +150,15 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600, minimum=10)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 5
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("BROKER_CONNECT_TIMEOUT", 3.0, minimum=0.1)
+# A request that queues work waits at most this long for the broker, then says it is down.
+BROKER_SEND_TIMEOUT = CELERY_BROKER_CONNECTION_TIMEOUT
+# The watchdog (`make beat`, or `manage.py watchdog`): work with no sign of life for this
+# many seconds is queued again, finished or failed with the reason.
+WATCHDOG_STALLED_AFTER = env_int("WATCHDOG_STALLED_AFTER", 300, minimum=10)
+CELERY_BEAT_SCHEDULE = {
+    "watchdog": {"task": "operations.tasks.watchdog_task", "schedule": 60.0},
+}
 
 # --- Analysis -------------------------------------------------------------------
 # Customers per chunk task: large portfolios are split so Celery spreads them over workers.
@@ -184,6 +195,10 @@ if env_bool("BEHIND_TLS_PROXY", default=False):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # An expected 4xx (403, 404, 405) is one line, not a traceback; a 500 keeps its traceback.
+    "filters": {"one_line_4xx": {"()": "revtrend_site.logs.OneLineClientErrors"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["one_line_4xx"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }

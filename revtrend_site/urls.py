@@ -5,6 +5,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("operations.urls")),
     path("", include("accounts.urls")),
     path("t/<slug:team_slug>/", include("analytics.urls")),
     path("t/<slug:team_slug>/uploads/", include("customers.urls")),

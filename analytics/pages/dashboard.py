@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from accounts.access import team_view
 from accounts.models import Role, Team
@@ -17,7 +17,7 @@ TEMPLATE = "analytics/dashboard.html"
 
 
 @team_view()
-@require_GET
+@require_safe
 def dashboard(request: HttpRequest, team: Team) -> HttpResponse:
     summary = dashboard_summary(team=team)
     first_month, last_month = team_data_months(team=team)

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from accounts.access import team_view
 from accounts.models import Team
@@ -17,7 +17,7 @@ TEMPLATE = "analytics/customers.html"
 
 
 @team_view()
-@require_GET
+@require_safe
 def customer_list(request: HttpRequest, team: Team) -> HttpResponse:
     """The whole page, or only the table for an HTMX swap (same checks: ``team_view``).
 
@@ -82,7 +82,7 @@ def _columns(query: RiskQuery, base_url: str) -> list[dict]:
 
 
 @team_view()
-@require_GET
+@require_safe
 def customer_export(request: HttpRequest, team: Team) -> StreamingHttpResponse:
     """The table as filtered and sorted, every page, as CSV (viewers may export)."""
     query = RiskQuery.from_params(request.GET)

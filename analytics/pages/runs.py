@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts.access import team_view
 from accounts.models import Role, Team
@@ -109,7 +109,7 @@ class RunStartForm(forms.Form):
 
 
 @team_view()
-@require_GET
+@require_safe
 def run_list(request: HttpRequest, team: Team) -> HttpResponse:
     return _render_runs(request, team, RunStartForm())
 
@@ -189,7 +189,7 @@ def _get_run(team: Team, run_id: int) -> AnalysisRun:
 
 
 @team_view()
-@require_GET
+@require_safe
 def run_detail(request: HttpRequest, team: Team, run_id: int) -> HttpResponse:
     run = _get_run(team, run_id)
     return render(
@@ -198,7 +198,7 @@ def run_detail(request: HttpRequest, team: Team, run_id: int) -> HttpResponse:
 
 
 @team_view()
-@require_GET
+@require_safe
 def run_status_partial(request: HttpRequest, team: Team, run_id: int) -> HttpResponse:
     run = _get_run(team, run_id)
     return render(

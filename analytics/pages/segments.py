@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from accounts.access import team_view
 from accounts.models import Team
@@ -17,7 +17,7 @@ TEMPLATE = "analytics/segments.html"
 
 
 @team_view()
-@require_GET
+@require_safe
 def segment_list(request: HttpRequest, team: Team) -> HttpResponse:
     run = current_run(team)
     overview = segment_overview(run=run) if run else None

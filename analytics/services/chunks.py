@@ -67,6 +67,7 @@ def analysis_chunk_run(*, run_id: int, number: int) -> str:
         return "skipped: chunk already done"
     if chunk.run.status != RunStatus.RUNNING:
         return f"skipped: run is {chunk.run.status}"
+    _signal_start(chunk)
     try:
         return _analyse(chunk)
     except Exception as exc:  # the run fails with the reason; no chunk stays half-written
@@ -80,6 +81,14 @@ def analysis_chunk_run(*, run_id: int, number: int) -> str:
             f"({type(exc).__name__}): {exc}",
         )
         return "failed"
+
+
+def _signal_start(chunk: AnalysisChunk) -> None:
+    """Count the attempt and show the run alive (the watchdog reads both)."""
+    AnalysisChunk.objects.filter(pk=chunk.pk).update(attempts=F("attempts") + 1)
+    AnalysisRun.objects.filter(pk=chunk.run_id, status=RunStatus.RUNNING).update(
+        heartbeat_at=timezone.now()
+    )
 
 
 def analysis_chunks_run_here(*, run_id: int, numbers: list[int]) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from datetime import date
 from decimal import Decimal
 from typing import TextIO
@@ -14,6 +15,17 @@ from analytics.models import AnalysisRun, Anomaly, CustomerResult
 RESULT_COLUMNS: tuple[str, ...] = ("customer_id", FIGURES[0], "segment", *FIGURES[1:])
 ANOMALY_EXPORT_COLUMNS: tuple[str, ...] = ("customer_id", "month", "revenue", "expected", "zscore")
 BATCH = 5000
+
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$|^[-+]?inf$|^nan$")
+
+
+def neutralise(value):
+    """``'`` before a text cell a spreadsheet would run as a formula; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not NUMBER.match(value):
+        return f"'{value}"
+    return value
 
 
 def cell(value) -> str | int:
@@ -56,6 +68,6 @@ def _write(output: TextIO, header, rows) -> int:
     writer.writerow(header)
     count = 0
     for row in rows.iterator(chunk_size=BATCH):
-        writer.writerow([cell(value) for value in row])
+        writer.writerow([neutralise(cell(value)) for value in row])
         count += 1
     return count

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Team
@@ -21,6 +22,7 @@ from analytics.models import (
     RunPurpose,
     RunStatus,
 )
+from revtrend_site.queueing import QueueUnavailable, enqueue_on_commit
 
 from .errors import AnalysisError, RunInProgress
 from .matrix import window_customers
@@ -60,10 +62,21 @@ def analysis_run_start(
 
     Raises AnalysisError when there is nothing to analyse or the window is impossible, and
     RunInProgress when the team already has a live analysis (a backtest's runs neither wait
-    for nor block the team's analyses, nor each other: the backtest is the one at a time)."""
+    for nor block the team's analyses, nor each other: the backtest is the one at a time).
+    A broker that cannot take the run is an AnalysisError too; the run is then FAILED with
+    that reason, so nothing waits for it."""
+    window = analysis_window(team=team, window_end=window_end)
+    try:
+        run = _create_and_queue(team, params, user, window, purpose)
+    except QueueUnavailable as exc:
+        raise AnalysisError(exc.message) from exc
+    run.refresh_from_db()  # tasks ran already if they are eager
+    return run
+
+
+def _create_and_queue(team: Team, params: Params, user, window, purpose: str) -> AnalysisRun:
     from analytics.tasks import analysis_run_task
 
-    window = analysis_window(team=team, window_end=window_end)
     with transaction.atomic():
         # One start at a time per team (the same lock an import's write takes).
         Team.objects.select_for_update().filter(pk=team.pk).first()
@@ -80,8 +93,11 @@ def analysis_run_start(
             status=RunStatus.PENDING,
             stage="queued",
         )
-        transaction.on_commit(lambda: analysis_run_task.delay(run.pk))
-    run.refresh_from_db()  # tasks ran already if they are eager
+        enqueue_on_commit(
+            analysis_run_task,
+            run.pk,
+            on_failure=lambda reason: analysis_run_fail(run_id=run.pk, error=reason),
+        )
     return run
 
 
@@ -104,7 +120,12 @@ def analysis_run_claim(*, run_id: int) -> AnalysisRun | None:
     """PENDING → RUNNING, once: a task delivered twice finds nothing to claim."""
     now = timezone.now()
     claimed = AnalysisRun.objects.filter(pk=run_id, status=RunStatus.PENDING).update(
-        status=RunStatus.RUNNING, stage="planning", progress=1, started_at=now, heartbeat_at=now
+        status=RunStatus.RUNNING,
+        stage="planning",
+        progress=1,
+        started_at=now,
+        heartbeat_at=now,
+        attempts=F("attempts") + 1,
     )
     return AnalysisRun.objects.get(pk=run_id) if claimed else None
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
+from . import IngestError
 from .mapping import ColumnMapping
 from .reading import Table
 
@@ -21,6 +22,14 @@ MAX_ID_LENGTH = 100
 MAX_ABS_CENTS = 99_999_999_999_999
 REPORTED_ERRORS = 1000
 MIN_YEAR, MAX_YEAR = 1900, 2200
+
+# A transaction dated after today (plus a day for time zones) is a typo, not revenue: one
+# such row would move the analysed window into the future.
+FUTURE_MARGIN = timedelta(days=1)
+# The strftime directives a date column may use (pandas parses exactly these reliably).
+DATE_DIRECTIVES = frozenset("YymdbBjHIMSfpaAzZ%")
+_DIRECTIVE = re.compile(r"%(.?)", re.DOTALL)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, LF, CR stay
 
 _FLOAT_ID = re.compile(r"-?\d+\.0+")
 _NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
@@ -93,6 +102,37 @@ def parse_numbers(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 _CELL_DATETIME = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"
 
 
+def date_format_problem(date_format: str) -> str:
+    """Why this strftime pattern cannot read a date column, or '' when it can."""
+    if _CONTROL.search(date_format):
+        return "it contains a control character"
+    directives = _DIRECTIVE.findall(date_format)
+    unknown = sorted(
+        {f"%{d}" if d else "a lone %" for d in directives} - {f"%{d}" for d in DATE_DIRECTIVES}
+    )
+    if unknown:
+        return (
+            f"{', '.join(unknown)} is not a date directive here; use %Y or %y (year), %m, %b "
+            "or %B (month), %d (day), and %H:%M:%S for a time"
+        )
+    if not {"Y", "y"} & set(directives):
+        return "it has no year (%Y or %y)"
+    if not {"m", "b", "B", "j"} & set(directives):
+        return "it has no month (%m, %b or %B)"
+    try:
+        pd.to_datetime(pd.Series(["2024-01-31"]), format=date_format, errors="coerce")
+    except (ValueError, TypeError) as exc:
+        return str(exc)
+    return ""
+
+
+def check_date_format(date_format: str | None) -> None:
+    """IngestError unless the pattern is empty (ISO) or one RevTrend can read."""
+    problem = date_format_problem(date_format) if date_format else ""
+    if problem:
+        raise IngestError(f"The date format {date_format!r} cannot be used: {problem}.")
+
+
 def parse_dates(
     text: pd.Series, date_format: str | None, *, date_cells: bool = False
 ) -> np.ndarray:
@@ -137,11 +177,23 @@ def _show(value: str) -> str:
 def parse_transactions(
     table: Table, mapping: ColumnMapping, *, date_format: str | None = None
 ) -> ParsedTransactions:
+    check_date_format(date_format)
     frame = table.frame
     ids = restore_float_ids(frame[mapping.customer].str.strip())
     date_text = frame[mapping.date].str.strip()
     dates = parse_dates(date_text, date_format, date_cells=table.kind == "xlsx")
     checks: list[tuple[np.ndarray, object]] = []
+    if _CONTROL.search("".join(ids.to_list())):  # one scan; the mask only when needed
+        checks.append(
+            (ids.str.contains(_CONTROL).to_numpy(), "customer id contains a control character")
+        )
+    latest = np.datetime64(date.today() + FUTURE_MARGIN, "D")
+    checks.append(
+        (
+            ~np.isnat(dates) & (dates > latest),
+            lambda i: f"date {_show(date_raw[i])} is in the future",
+        )
+    )
 
     checks.append(((ids == "").to_numpy(), "customer id is blank"))
     checks.append(

@@ -164,3 +164,18 @@ def test_seed_demo_ends_with_an_analysis_and_skips_it_when_current(db, tmp_path)
     assert "SUCCEEDED" in output
     again = run_command("seed_demo", "--customers", "40", "--password", "x" * 12)
     assert "up to date" in again and runs.count() == 1
+
+
+def test_export_results_neutralises_formulas_like_the_web_export(team_a, tmp_path):
+    rows = "".join(
+        f'"{cid}",2024-{month:02d}-10,{100 + month}\n'
+        for cid in ("=1+2", "+cmd|' /C calc'!A0", "@SUM(A1)", "-7", "plain")
+        for month in range(1, 13)
+    )
+    import_csv(team_a, "customer_id,date,amount\n" + rows)
+    run_command("analyze", "--team", team_a.slug)
+    out = tmp_path / "results.csv"
+    run_command("export_results", "--team", team_a.slug, "--output", str(out))
+    with out.open(newline="") as handle:
+        ids = {row["customer_id"] for row in csv.DictReader(handle)}
+    assert ids == {"'=1+2", "'+cmd|' /C calc'!A0", "'@SUM(A1)", "-7", "plain"}

@@ -1,0 +1,55 @@
+"""The watchdog's part for imports: an import whose worker vanished is queued again (it is
+all-or-nothing, so nothing half-written waits for it), or failed with the reason once it has
+stopped its worker ``MAX_ATTEMPTS`` times. A queued import whose message was lost (a broker
+restarted without persistence) is sent again; a second copy finds nothing to claim."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from revtrend_site.queueing import QueueUnavailable, enqueue, stalled, touch
+
+from .models import Upload, UploadStatus
+
+MAX_ATTEMPTS = 3
+
+
+def uploads_recover(*, stalled_after: timedelta) -> list[str]:
+    now = timezone.now()
+    live = Upload.objects.filter(status__in=(UploadStatus.PENDING, UploadStatus.RUNNING))
+    actions = []
+    for upload in stalled(live, since=now - stalled_after):
+        try:
+            action = _recover(upload)
+        except QueueUnavailable:
+            action = "broker unreachable; will try again"
+        if action:
+            actions.append(f"upload {upload.pk}: {action}")
+    return actions
+
+
+def _recover(upload: Upload) -> str:
+    from .tasks import upload_ingest_task
+
+    if upload.attempts >= MAX_ATTEMPTS:
+        return _fail(
+            upload,
+            f"The worker stopped {upload.attempts} times while importing this "
+            "file; nothing was imported.",
+        )
+    if not touch(Upload, upload, status=UploadStatus.PENDING, stage="queued", progress=0):
+        return ""
+    enqueue(upload_ingest_task, upload.pk)
+    return "queued again"
+
+
+def _fail(upload: Upload, message: str) -> str:
+    failed = Upload.objects.filter(pk=upload.pk, status=upload.status).update(
+        status=UploadStatus.FAILED,
+        stage="failed",
+        error_message=message,
+        finished_at=timezone.now(),
+    )
+    return "failed" if failed else ""

@@ -1,0 +1,29 @@
+"""Project-wide request guards."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+
+# NUL and the other C0 controls but tab, newline and carriage return: never meaningful in a
+# path or a query parameter, and PostgreSQL refuses NUL in text (a 500 before this).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MESSAGE = "The address contains a control character (such as %00), which no page accepts."
+
+
+class RejectControlCharactersMiddleware:
+    """400 with a message for a control character in the path or the query string. Form
+    bodies are left to Django's forms, which refuse NUL in every text field."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _CONTROL.search(request.path) or any(
+            _CONTROL.search(key) or any(_CONTROL.search(value) for value in values)
+            for key, values in request.GET.lists()
+        ):
+            return HttpResponseBadRequest(MESSAGE, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)

@@ -1,0 +1,91 @@
+"""Queueing work for the Celery workers from a request or a command.
+
+Celery's own ``delay`` waits for a broker that is down: with the Redis result backend it
+retries for about 19 s, then raises, and a row created for the task would wait PENDING for
+ever. Here a broker that does not answer at once is an error the caller turns into a message,
+and the row the task was for is put right (``on_failure``) before the error reaches it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from celery import Task
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from kombu.exceptions import KombuError
+
+logger = logging.getLogger(__name__)
+
+QUEUE_DOWN_MESSAGE = (
+    "The task queue is not reachable, so nothing was started. Try again in a minute; if it "
+    "keeps happening, ask an administrator to check the broker (CELERY_BROKER_URL) and the "
+    "workers (`make worker`)."
+)
+
+
+class QueueUnavailable(Exception):
+    """The broker refused or did not answer: the work was not queued."""
+
+    def __init__(self, message: str = QUEUE_DOWN_MESSAGE):
+        super().__init__(message)
+        self.message = message
+
+
+def enqueue(task: Task, *args) -> None:
+    """Send ``task(*args)`` to the broker, or run it here when tasks are eager.
+
+    One connection attempt, no retries, no result subscription (the task's row, not Celery's
+    result, says how it went): a broker that is down fails within the connect timeout."""
+    app = task.app
+    if app.conf.task_always_eager:
+        task.apply_async(args)
+        return
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=0, timeout=settings.BROKER_SEND_TIMEOUT)
+            task.apply_async(args, connection=connection, retry=False, ignore_result=True)
+    except (KombuError, OSError) as exc:
+        logger.warning("Could not queue %s%r: %s", task.name, args, exc)
+        raise QueueUnavailable() from exc
+
+
+def enqueue_on_commit(task: Task, *args, on_failure: Callable[[str], object]) -> None:
+    """Queue the task once the surrounding transaction commits (so the worker sees its row).
+
+    If the broker cannot take it, ``on_failure(message)`` runs first — it marks the row so
+    nothing waits for a task that was never sent — and QueueUnavailable then propagates from
+    the end of the outermost ``transaction.atomic()`` block (or from here, outside one)."""
+
+    def send() -> None:
+        try:
+            enqueue(task, *args)
+        except QueueUnavailable as exc:
+            on_failure(exc.message)
+            raise
+
+    transaction.on_commit(send)
+
+
+# --- Taking back work whose worker vanished (the watchdog) -----------------------------
+
+
+def stalled(queryset, *, since: datetime):
+    """Rows whose last sign of life (heartbeat, else creation) is older than ``since``."""
+    return queryset.filter(
+        Q(heartbeat_at__lt=since) | Q(heartbeat_at__isnull=True, created_at__lt=since)
+    )
+
+
+def touch(model, row, **changes) -> bool:
+    """Take the row for this recovery: a conditional update on the status and heartbeat read,
+    so two watchdogs (or a worker waking up) never both act on it."""
+    return bool(
+        model.objects.filter(pk=row.pk, status=row.status, heartbeat_at=row.heartbeat_at).update(
+            heartbeat_at=timezone.now(), **changes
+        )
+    )
