@@ -53,3 +53,18 @@ def _fail(upload: Upload, message: str) -> str:
         finished_at=timezone.now(),
     )
     return "failed" if failed else ""
+
+
+def drafts_expire(*, older_than: timedelta) -> list[str]:
+    """Uploads never confirmed are deleted with their files after a while: a draft is a
+    preview, not a store."""
+    expired = Upload.objects.filter(
+        status=UploadStatus.DRAFT, created_at__lt=timezone.now() - older_than
+    )
+    actions = []
+    for upload in expired.only("pk", "file"):
+        pk = upload.pk
+        upload.file.delete(save=False)
+        upload.delete()
+        actions.append(f"upload {pk}: draft expired")
+    return actions

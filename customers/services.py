@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
 from django.db.models import Count, F, Max, Min, Q, Sum
 from django.utils import timezone
@@ -25,13 +25,14 @@ from .ingest import IngestError
 from .ingest.aggregate import aggregate
 from .ingest.mapping import ColumnMapping, resolve_mapping
 from .ingest.parsing import ParsedTransactions, check_date_format, parse_transactions
-from .ingest.reading import Table, read_table
+from .ingest.reading import XLSX_MAGIC, Table, read_table
 from .ingest.writing import OVERFLOW_MESSAGE, write_monthly_totals
 from .models import Customer, RevenueRecord, Upload, UploadMode, UploadStatus
 
 logger = logging.getLogger(__name__)
 
 PREVIEW_ROWS = 10
+PREVIEW_BYTES = 1024 * 1024
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -39,8 +40,12 @@ class DuplicateUpload(IngestError):
     pass
 
 
-def content_hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def _file_hash(file: File) -> str:
+    digest = hashlib.sha256()
+    for chunk in file.chunks():
+        digest.update(chunk)
+    file.seek(0)
+    return digest.hexdigest()
 
 
 def _already_imported(*, team: Team, digest: str, exclude_id: int | None = None):
@@ -61,7 +66,7 @@ def _duplicate_message(previous: Upload) -> str:
 def upload_create(
     *,
     team: Team,
-    data: bytes,
+    data: bytes | File,
     filename: str,
     user=None,
     mode: str = UploadMode.APPEND,
@@ -69,10 +74,15 @@ def upload_create(
     date_format: str = "",
     skip_invalid: bool = False,
 ) -> Upload:
-    """Store the file and guess the column mapping; the upload waits for confirmation."""
+    """Store the file and guess the column mapping; the upload waits for confirmation.
+
+    ``data`` is the file's bytes or a Django File (a received upload), which is hashed and
+    stored chunk by chunk, never held whole in memory."""
     check_date_format(date_format)
     filename = _CONTROL.sub("", filename) or "upload"
-    digest = content_hash(data)
+    if isinstance(data, bytes):
+        data = ContentFile(data)
+    digest = _file_hash(data)
     if mode == UploadMode.APPEND:
         previous = _already_imported(team=team, digest=digest)
         if previous is not None:
@@ -81,7 +91,7 @@ def upload_create(
         team=team,
         uploaded_by=user if user is not None and user.is_authenticated else None,
         original_name=filename[:255],
-        size_bytes=len(data),
+        size_bytes=data.size,
         content_hash=digest,
         mode=mode,
         column_mapping=column_mapping or {},
@@ -89,7 +99,7 @@ def upload_create(
         skip_invalid=skip_invalid,
         status=UploadStatus.DRAFT,
     )
-    upload.file.save(digest, ContentFile(data), save=False)
+    upload.file.save(digest, data, save=False)
     upload.save()
     return upload
 
@@ -110,7 +120,7 @@ def upload_preview(
     *, upload: Upload, column_mapping: dict[str, str] | None = None, date_format: str | None = None
 ) -> Preview:
     """The first rows as read and as they would be imported with this mapping."""
-    table = read_table(_read_bytes(upload), max_rows=PREVIEW_ROWS)
+    table = read_table(_read_head(upload), max_rows=PREVIEW_ROWS)
     explicit = upload.column_mapping if column_mapping is None else column_mapping
     fmt = upload.date_format if date_format is None else date_format
     raw_rows = table.frame.astype(str).values.tolist()
@@ -159,7 +169,7 @@ def upload_confirm(
     from .tasks import upload_ingest_task
 
     check_date_format(date_format)
-    table = read_table(_read_bytes(upload), max_rows=1)
+    table = read_table(_read_head(upload), max_rows=1)
     mapping = resolve_mapping(table.columns, column_mapping)
     updated = Upload.objects.filter(pk=upload.pk, status=UploadStatus.DRAFT).update(
         column_mapping=mapping.as_dict(),
@@ -191,6 +201,23 @@ def _back_to_draft(upload: Upload) -> None:
 def _read_bytes(upload: Upload) -> bytes:
     with upload.file.open("rb") as handle:
         return handle.read()
+
+
+def _read_head(upload: Upload) -> bytes:
+    """What a preview needs: a CSV's first complete lines within PREVIEW_BYTES (a page view
+    must not read a 200 MB file), or the whole of an XLSX (a zip's directory is at its
+    end; openpyxl then streams only the first rows)."""
+    with upload.file.open("rb") as handle:
+        head = handle.read(PREVIEW_BYTES)
+        if head.startswith(XLSX_MAGIC) or len(head) < PREVIEW_BYTES:
+            return head + handle.read()
+    cut = head.rfind(b"\n")
+    if cut < 0:
+        raise IngestError(
+            f"The first line is longer than {PREVIEW_BYTES // 2**20} MB: this is not a "
+            "transactions file (CSV or XLSX)."
+        )
+    return head[: cut + 1]
 
 
 def _set_progress(upload: Upload, progress: int, stage: str) -> None:

@@ -25,12 +25,16 @@ def _get_upload(team: Team, upload_id: int) -> Upload:
 @require_http_methods(["GET", "HEAD", "POST"])
 def upload_list(request: HttpRequest, team: Team) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    refused = getattr(request, "upload_refused", "")  # cut off while arriving: too large
+    if refused:
+        form.is_valid()
+        form.errors["file"] = form.error_class([refused])
+    elif request.method == "POST" and form.is_valid():
         file = form.cleaned_data["file"]
         try:
             upload = upload_create(
                 team=team,
-                data=file.read(),
+                data=file,
                 filename=file.name,
                 user=request.user,
                 mode=form.cleaned_data["mode"],

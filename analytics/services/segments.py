@@ -49,14 +49,23 @@ class LevelMix:
         return ", ".join(f"{n}: {c}" for n, c in zip(named, values, strict=True) if c)
 
     def parts(self) -> list[dict]:
-        """Levels 0..3 then insufficient data, each with its count and share of the total."""
+        """Levels 0..3 then insufficient data, each with its count, its share of the total
+        and where its piece of the bar starts (the share of the levels before it)."""
         keys = [*(str(level) for level in LEVELS), "none"]
         values = [*self.counts, self.insufficient]
         total = self.total or 1
-        return [
-            {"level": key, "count": count, "percent": round(100 * count / total, 2)}
-            for key, count in zip(keys, values, strict=True)
-        ]
+        parts, start = [], 0
+        for key, count in zip(keys, values, strict=True):
+            parts.append(
+                {
+                    "level": key,
+                    "count": count,
+                    "percent": round(100 * count / total, 2),
+                    "start": round(100 * start / total, 2),
+                }
+            )
+            start += count
+        return parts
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,15 @@ import pandas as pd
 from . import IngestError
 
 CSV_DELIMITERS = ",;\t|"
-_XLSX_MAGIC = b"PK\x03\x04"
+XLSX_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls
+
+# Limits a hostile file meets before it costs much: checked on the header, on the zip's
+# directory and while the rows stream, never after reading everything.
+MAX_COLUMNS = 500
+MAX_XLSX_ROWS = 1_048_576  # Excel's own limit
+MAX_SHARED_STRINGS_BYTES = 64 * 1024 * 1024  # openpyxl holds the shared strings in memory
+MAX_XLSX_UNCOMPRESSED_BYTES = 2 * 1024 * 1024 * 1024
 
 
 @dataclass
@@ -39,7 +46,7 @@ def read_table(data: bytes, *, max_rows: int | None = None) -> Table:
         raise IngestError("The file is empty.")
     if data.startswith(_OLE_MAGIC):
         raise IngestError("This is an old Excel .xls file; save it as .xlsx or CSV (UTF-8).")
-    if data.startswith(_XLSX_MAGIC):
+    if data.startswith(XLSX_MAGIC):
         table = _read_xlsx(data, max_rows=max_rows)
     else:
         table = _read_csv(data, max_rows=max_rows)
@@ -81,6 +88,12 @@ def sniff_delimiter(sample: str) -> str:
 def _read_csv(data: bytes, *, max_rows: int | None) -> Table:
     text = _decode(data)
     delimiter = sniff_delimiter(text[:65536])
+    header = text[: text.find("\n")] if "\n" in text else text
+    if header.count(delimiter) >= MAX_COLUMNS:
+        raise IngestError(
+            f"The header row has {header.count(delimiter) + 1:,} columns; a transactions file "
+            f"has a few, and RevTrend reads at most {MAX_COLUMNS}."
+        )
     try:
         frame = pd.read_csv(
             io.StringIO(text),
@@ -152,9 +165,31 @@ _XLSX_ERRORS = (
 )
 
 
+def _check_xlsx_sizes(data: bytes) -> None:
+    """Refuse by the zip's directory what would take too much memory to open: the sizes
+    there are the most zipfile will ever inflate."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise IngestError(f"The file looks like XLSX but cannot be opened: {exc}") from None
+    shared = sum(e.file_size for e in entries if e.filename.endswith("sharedStrings.xml"))
+    if shared > MAX_SHARED_STRINGS_BYTES:
+        raise IngestError(
+            f"The workbook's text table is {shared / 2**20:,.0f} MB; RevTrend opens workbooks "
+            f"whose text takes at most {MAX_SHARED_STRINGS_BYTES / 2**20:.0f} MB. Save the "
+            "sheet as CSV (UTF-8) instead."
+        )
+    if sum(e.file_size for e in entries) > MAX_XLSX_UNCOMPRESSED_BYTES:
+        raise IngestError(
+            "The workbook unpacks to more than 2 GB; save the sheet as CSV (UTF-8) instead."
+        )
+
+
 def _read_xlsx(data: bytes, *, max_rows: int | None) -> Table:
     from openpyxl import load_workbook
 
+    _check_xlsx_sizes(data)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except _XLSX_ERRORS as exc:
@@ -177,11 +212,29 @@ def _read_xlsx(data: bytes, *, max_rows: int | None) -> Table:
     return Table(frame, np.asarray(numbers, dtype=np.int64), "xlsx")
 
 
+def _without_trailing_blanks(values: tuple, number: int) -> tuple:
+    width = len(values)
+    while width and values[width - 1] in (None, ""):
+        width -= 1
+    if width > MAX_COLUMNS:
+        raise IngestError(
+            f"Row {number} has {width:,} columns; RevTrend reads at most {MAX_COLUMNS}."
+        )
+    return values[:width]
+
+
 def _xlsx_rows(sheet, max_rows: int | None):
     header: list[str] | None = None
     rows: list[list[str]] = []
     numbers: list[int] = []
+    # The sheet's own "dimension" may claim 16,384 columns × a million rows for a file of
+    # a few rows: forget it, so rows come as wide as their cells and no padding is made.
+    sheet.reset_dimensions()
     for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        if number > MAX_XLSX_ROWS:
+            raise IngestError(f"The sheet has more than {MAX_XLSX_ROWS:,} rows.")
+        if len(values) > MAX_COLUMNS:
+            values = _without_trailing_blanks(values, number)
         cells = [xlsx_cell_text(v) for v in values]
         if header is None:
             if any(cells):

@@ -309,7 +309,7 @@ def test_the_level_mix_kept_by_the_finished_run_is_what_the_page_shows(viewer, t
 def test_the_level_mix_bar_has_a_text_alternative(viewer, team_a, run):
     page = viewer.get(segments_url(team_a)).content.decode()
     assert 'aria-label="Level mix: level 0: 1, level 2: 1, level 3: 2"' in page
-    assert 'class="mix-part mix-3" style="width: 50.00%"' in page
+    assert 'class="mix-part mix-3" x="50.00%" width="50.00%"' in page  # after 25 + 25
 
 
 def test_the_level_mix_reads_only_the_current_run(viewer, team_a, run):
