@@ -14,6 +14,9 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 
+from audit.models import Outcome
+from audit.services import audit_record
+
 from .models import Membership, Role, Team
 
 
@@ -41,6 +44,12 @@ def team_view(minimum_role: str = Role.VIEWER) -> Callable:
                 return redirect_to_login(request.get_full_path())
             membership = membership_for(user=request.user, team_slug=team_slug)
             if not membership.has_role(minimum_role):
+                audit_record(
+                    action=f"{request.method} {request.resolver_match.url_name}",
+                    team=membership.team,
+                    outcome=Outcome.REFUSED,
+                    detail=f"needs {Role(minimum_role).label}, has {membership.get_role_display()}",
+                )
                 raise PermissionDenied(f"This needs the {Role(minimum_role).label} role.")
             request.team = membership.team
             request.membership = membership

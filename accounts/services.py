@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -17,9 +18,14 @@ def team_get_or_create(*, slug: str, name: str | None = None) -> tuple[Team, boo
 def user_grant_role(
     *, username: str, team: Team, role: str, password: str | None = None
 ) -> tuple[object, bool]:
-    """Create the user if needed and give it ``role`` in ``team``; returns (user, created)."""
+    """Create the user if needed and give it ``role`` in ``team``; returns (user, created).
+
+    A password must pass every validator of AUTH_PASSWORD_VALIDATORS (ValidationError)."""
     role = Role(role)
     user_model = get_user_model()
+    if password:
+        existing = user_model.objects.filter(username=username).first()
+        validate_password(password, existing or user_model(username=username))
     user, created = user_model.objects.get_or_create(username=username)
     if password:
         user.set_password(password)

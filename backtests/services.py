@@ -21,6 +21,7 @@ from analytics.core import Params
 from analytics.models import AnalysisRun, RunPurpose, RunStatus
 from analytics.services import AnalysisError, analysis_run_start, parse_month
 from analytics.services.window import add_months, analysis_window, team_data_months
+from audit.services import audit_record
 from revtrend_site.queueing import QueueUnavailable, enqueue_on_commit
 
 from .evaluation import cutoff_evaluate
@@ -108,6 +109,13 @@ def backtest_start(
             )
     except QueueUnavailable as exc:
         raise BacktestError(exc.message) from exc
+    audit_record(
+        action="backtest started",
+        team=team,
+        target=backtest,
+        user=user,
+        detail=", ".join(backtest.cutoffs),
+    )
     backtest.refresh_from_db()
     return backtest
 

@@ -19,6 +19,8 @@ from django.db.models import Count, F, Max, Min, Q, Sum
 from django.utils import timezone
 
 from accounts.models import Team
+from audit.models import Outcome
+from audit.services import audit_record
 from revtrend_site.queueing import QueueUnavailable, enqueue_on_commit
 
 from .ingest import IngestError
@@ -101,6 +103,13 @@ def upload_create(
     )
     upload.file.save(digest, data, save=False)
     upload.save()
+    audit_record(
+        action="upload",
+        team=team,
+        target=upload,
+        user=user,
+        detail=f"{upload.original_name} ({upload.size_bytes:,} bytes, {mode})",
+    )
     return upload
 
 
@@ -181,6 +190,12 @@ def upload_confirm(
         heartbeat_at=timezone.now(),
     )
     if updated:
+        audit_record(
+            action="import queued",
+            team=upload.team,
+            target=upload,
+            detail=f"{upload.original_name}, {mode}",
+        )
         try:
             enqueue_on_commit(
                 upload_ingest_task, upload.pk, on_failure=lambda _: _back_to_draft(upload)
@@ -274,6 +289,16 @@ def upload_ingest(*, upload: Upload, on_progress: Callable[[Upload], None] | Non
         logger.exception("Upload %s failed unexpectedly", upload.pk)
         _fail(upload, f"Internal error ({type(exc).__name__}): {exc}", timings=timings)
     upload.refresh_from_db()
+    audit_record(
+        action="import",
+        team=upload.team,
+        target=upload,
+        user=upload.uploaded_by,
+        outcome=Outcome.OK if upload.status == UploadStatus.SUCCEEDED else Outcome.FAILED,
+        detail=f"{upload.rows_imported:,} rows, {upload.mode}"
+        if upload.status == UploadStatus.SUCCEEDED
+        else upload.error_message,
+    )
     return upload
 
 

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from accounts.access import team_view
 from accounts.models import Role, Team
+from audit.services import audit_record
 
 from .forms import MappingForm, UploadForm
 from .ingest import IngestError
@@ -131,6 +132,9 @@ def upload_status_partial(request: HttpRequest, team: Team, upload_id: int) -> H
 def upload_discard(request: HttpRequest, team: Team, upload_id: int) -> HttpResponse:
     upload = _get_upload(team, upload_id)
     if upload.status == UploadStatus.DRAFT:
+        audit_record(
+            action="upload discarded", team=team, target=upload, detail=upload.original_name
+        )
         upload.file.delete(save=False)
         upload.delete()
         messages.info(request, f"Discarded {upload.original_name}.")

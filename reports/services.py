@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Team
 from analytics.models import AnalysisRun, RunStatus, current_run
+from audit.services import audit_record
 from revtrend_site.queueing import QueueUnavailable, enqueue_on_commit
 
 from .grounding import check_grounding
@@ -80,6 +81,9 @@ def report_request(
             )
     except QueueUnavailable as exc:
         raise ReportError(exc.message) from exc
+    audit_record(
+        action="report requested", team=team, target=report, user=user, detail=report.title
+    )
     report.refresh_from_db()  # written already if tasks are eager
     return report
 

@@ -22,6 +22,7 @@ from accounts.access import team_view
 from accounts.models import Role, Team
 from analytics.models import AnalysisRun, current_run
 from analytics.risk import customer_url_builder
+from audit.services import audit_record
 
 from .forms import GroupChoiceForm, ReportFilterForm, ReportRequestForm
 from .models import Report, ReportKind, ReportStatus
@@ -209,6 +210,7 @@ def report_delete(request: HttpRequest, team: Team, report_id: int) -> HttpRespo
     if request.method == "GET":
         return render(request, "reports/report_confirm_delete.html", {"report": report})
     title = report.title or f"report #{report.pk}"
+    audit_record(action="report deleted", team=team, target=report, detail=title)
     report.delete()
     messages.success(request, f"Deleted report #{report_id}: {title}.")
     return redirect("report_list", team_slug=team.slug)

@@ -11,4 +11,5 @@ urlpatterns = [
     path("t/<slug:team_slug>/uploads/", include("customers.urls")),
     path("t/<slug:team_slug>/reports/", include("reports.urls")),
     path("t/<slug:team_slug>/backtests/", include("backtests.urls")),
+    path("t/<slug:team_slug>/audit/", include("audit.urls")),
 ]

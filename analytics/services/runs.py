@@ -22,6 +22,7 @@ from analytics.models import (
     RunPurpose,
     RunStatus,
 )
+from audit.services import audit_record
 from revtrend_site.queueing import QueueUnavailable, enqueue_on_commit
 
 from .errors import AnalysisError, RunInProgress
@@ -70,6 +71,14 @@ def analysis_run_start(
         run = _create_and_queue(team, params, user, window, purpose)
     except QueueUnavailable as exc:
         raise AnalysisError(exc.message) from exc
+    if purpose == RunPurpose.ANALYSIS:
+        audit_record(
+            action="analysis started",
+            team=team,
+            target=run,
+            user=user,
+            detail=f"window {window.start:%Y-%m} to {window.end:%Y-%m}",
+        )
     run.refresh_from_db()  # tasks ran already if they are eager
     return run
 

@@ -5,6 +5,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from accounts.models import Membership, Role, Team
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -89,3 +90,66 @@ def test_create_user_rejects_bad_team_slug():
 
     with pytest.raises(CommandError, match="lowercase"):
         call_command("create_user", "dave", "--team", "Bad Slug", "--role", "viewer")
+
+
+# --- Login throttling and passwords -------------------------------------------------------
+
+
+def _fail_login(client, username: str, address: str = "10.0.0.1"):
+    return client.post(
+        "/accounts/login/", {"username": username, "password": "wrong-password"},
+        REMOTE_ADDR=address,
+    )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_logins_are_throttled_per_account_with_a_clear_message(client, admin_a, settings):
+    statuses = [_fail_login(client, admin_a.username).status_code for _ in range(5)]
+    assert statuses == [200] * (settings.AXES_FAILURE_LIMIT - 1) + [429]  # the 5th locks
+    locked = client.post(
+        "/accounts/login/", {"username": admin_a.username, "password": PASSWORD},
+        REMOTE_ADDR="10.9.9.9",
+    )  # fmt: skip
+    # the right password, from another address: still locked
+    assert locked.status_code == 429
+    assert b"Too many failed log-ins" in locked.content
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_logins_are_throttled_per_address(client, admin_a, viewer_a, settings):
+    for index in range(settings.AXES_FAILURE_LIMIT):
+        _fail_login(client, f"nobody-{index}", address="10.0.0.7")
+    response = client.post(
+        "/accounts/login/", {"username": viewer_a.username, "password": PASSWORD},
+        REMOTE_ADDR="10.0.0.7",
+    )  # fmt: skip
+    assert response.status_code == 429
+
+
+@pytest.mark.django_db
+def test_an_admin_unlocks_an_account(client, admin_a, settings):
+    from django.core.management import call_command
+
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _fail_login(client, admin_a.username)
+    call_command("axes_reset_username", admin_a.username)
+    response = client.post(
+        "/accounts/login/", {"username": admin_a.username, "password": PASSWORD},
+        REMOTE_ADDR="10.9.9.9",
+    )  # fmt: skip
+    assert response.status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_weak_password_is_refused_by_the_command(team_a):
+    from django.core.management import CommandError, call_command
+
+    for weak in ("short", "12345678901", "password123", "alice-smith-2024"):
+        with pytest.raises(CommandError, match="Password refused"):
+            call_command("create_user", "alice-smith", "--team", team_a.slug,
+                         "--role", "viewer", "--password", weak)  # fmt: skip
+
+
+def test_password_reset_is_not_offered(client):
+    assert client.get("/accounts/password_reset/").status_code == 404

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,3 +77,14 @@ def log_in(page, username: str, password: str = PASSWORD) -> None:
     page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{page.watch.base_url}/t/**")
+
+
+def wait_until(page, expression: str, timeout: float = 15.0) -> None:
+    """Poll a JavaScript expression from the test until it is truthy. Playwright's
+    wait_for_function evaluates its predicate with eval inside the page, which the app's
+    Content-Security-Policy refuses; page.evaluate goes through the DevTools protocol."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        time.sleep(0.05)

@@ -10,7 +10,7 @@ from analytics.core import Params
 from analytics.models import AnalysisRun, RunStatus
 from analytics.services import analysis_run_start
 from tests.analytics.helpers import import_portfolio
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import log_in, screenshot, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 
@@ -47,8 +47,8 @@ def test_filter_sort_and_back_button_swap_the_table_in_place(page, viewer_a, tea
 
     page.select_option("#id_level", "3")
     page.wait_for_url(re.compile(r"level=3"))
-    page.wait_for_function(
-        "document.querySelectorAll('#risk-table tbody .level:not(.level-3)').length === 0"
+    wait_until(
+        page, "document.querySelectorAll('#risk-table tbody .level:not(.level-3)').length === 0"
     )
     levels = row_texts(page, 2)
     assert len(levels) == analysed.level_3_count
@@ -74,8 +74,8 @@ def test_filter_sort_and_back_button_swap_the_table_in_place(page, viewer_a, tea
 
     page.go_back()
     page.wait_for_url(base)
-    page.wait_for_function(
-        "document.querySelectorAll('#risk-table tbody .level:not(.level-3)').length > 0"
+    wait_until(
+        page, "document.querySelectorAll('#risk-table tbody .level:not(.level-3)').length > 0"
     )
     assert page.input_value("#id_level") == ""
     screenshot(page, "risk-table-all")
@@ -88,10 +88,11 @@ def test_search_box_filters_as_you_type(page, viewer_a, team_a, analysed):
     first_id = page.inner_text("#risk-table tbody tr:first-child th")
     page.fill("#id_q", first_id)
     page.wait_for_url(re.compile(r"q=" + re.escape(first_id)))
-    page.wait_for_function(
+    wait_until(
+        page,
         "document.querySelectorAll('#risk-table tbody tr').length >= 1 && "
         "[...document.querySelectorAll('#risk-table tbody th')].every("
-        f"t => t.innerText.toLowerCase().includes({first_id.lower()!r}))"
+        f"t => t.innerText.toLowerCase().includes({first_id.lower()!r}))",
     )
     assert "sort=-anomaly_count" in page.url  # the sort survives a search
     page.watch.assert_clean()

@@ -6,7 +6,7 @@ from analytics.core import Params
 from analytics.models import CustomerResult, RunStatus, Segment
 from analytics.services import analysis_run_start
 from tests.analytics.helpers import import_portfolio
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import log_in, screenshot, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 
@@ -53,13 +53,13 @@ def test_viewer_sees_the_radar_and_opens_a_segment_in_the_risk_table(
 
     # The legend toggles a segment off and on again.
     page.locator("#segments-chart .legend .traces").first.click()
-    page.wait_for_function(
-        "() => document.getElementById('segments-chart').data[0].visible === 'legendonly'"
+    wait_until(
+        page, "() => document.getElementById('segments-chart').data[0].visible === 'legendonly'"
     )
     page.wait_for_timeout(500)  # two clicks within Plotly's 300 ms are a double click
     page.locator("#segments-chart .legend .traces").first.click()
-    page.wait_for_function(
-        "() => document.getElementById('segments-chart').data[0].visible !== 'legendonly'"
+    wait_until(
+        page, "() => document.getElementById('segments-chart').data[0].visible !== 'legendonly'"
     )
     assert radar_traces(page)[0]["visible"] is True
 

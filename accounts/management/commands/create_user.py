@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Role
@@ -20,12 +21,15 @@ class Command(BaseCommand):
             team, team_created = team_get_or_create(slug=options["team"])
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        user, created = user_grant_role(
-            username=options["username"],
-            team=team,
-            role=options["role"],
-            password=options["password"],
-        )
+        try:
+            user, created = user_grant_role(
+                username=options["username"],
+                team=team,
+                role=options["role"],
+                password=options["password"],
+            )
+        except ValidationError as exc:
+            raise CommandError("Password refused: " + " ".join(exc.messages)) from None
         self.stdout.write(
             f"{'Created' if created else 'Updated'} user {user.username}: "
             f"{options['role']} in team {team.slug}{' (new team)' if team_created else ''}."
