@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import contextvars
 import logging
-from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+
+from revtrend_site.middleware import current_request
 
 from .models import AuditEvent, Outcome
 
 logger = logging.getLogger(__name__)
-
-# The request being served, so a service deep below a view records who and from where
-# without every signature carrying the request.
-_current_request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar(
-    "audit_request", default=None
-)
-
-
-class AuditContextMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        token = _current_request.set(request)
-        try:
-            return self.get_response(request)
-        finally:
-            _current_request.reset(token)
 
 
 def audit_record(
@@ -45,7 +27,7 @@ def audit_record(
     """Append one event. ``target`` is the model instance acted on (its type and id are
     kept). The user and address come from the request being served unless given. Never
     raises: an audit failure is logged, the action it describes stands."""
-    request = request or _current_request.get()
+    request = request or current_request()
     if user is None and request is not None:
         user = getattr(request, "user", None)
     if user is not None and not user.is_authenticated:

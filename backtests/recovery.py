@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from revtrend_site.queueing import QueueUnavailable, enqueue, stalled, touch
+from revtrend_site.queueing import enqueue, recover_each, stalled, touch
 
 from .models import Backtest, BacktestStatus
 from .services import backtest_fail
@@ -16,15 +16,11 @@ from .services import backtest_fail
 def backtests_recover(*, stalled_after: timedelta, give_up_after: timedelta) -> list[str]:
     now = timezone.now()
     live = Backtest.objects.filter(status__in=(BacktestStatus.PENDING, BacktestStatus.RUNNING))
-    actions = []
-    for backtest in stalled(live, since=now - stalled_after):
-        try:
-            action = _recover(backtest, give_up=backtest.created_at < now - give_up_after)
-        except QueueUnavailable:
-            action = "broker unreachable; will try again"
-        if action:
-            actions.append(f"backtest {backtest.pk}: {action}")
-    return actions
+    return recover_each(
+        stalled(live, since=now - stalled_after),
+        "backtest",
+        lambda backtest: _recover(backtest, give_up=backtest.created_at < now - give_up_after),
+    )
 
 
 def _recover(backtest: Backtest, *, give_up: bool) -> str:

@@ -1,7 +1,14 @@
-"""Page latency under load: the risk table and customer pages of 100,000 analysed customers on
-PostgreSQL, served by gunicorn (2 workers), hit by 8 concurrent logged-in clients for 30 s.
+"""Page latency under load: every page a user opens (risk table, customer pages, dashboard,
+segments, runs, reports, backtests) of 100,000 analysed customers on PostgreSQL, served by
+gunicorn (2 workers), hit by 8 concurrent logged-in clients for 30 s.
 
     .venv/bin/python benchmarks/web.py [--seconds 30] [--clients 8] [--quick]
+    .venv/bin/python benchmarks/web.py --after-import [--customers 50000] [--clients 16]
+
+``--after-import`` measures the pages right after an import, twice in one run: a fresh team
+imported the way imports worked before (no ANALYZE: the planner still believes the revenue
+table holds what it held before), then a second fresh team imported as now (the import
+ANALYZEs what it filled). Both teams are deleted at the end.
 
 Reuses benchmarks/analyze.py's team (``bench-analyze-100000``): imports the portfolio and runs
 an analysis only when they are missing. Starts gunicorn on a free port of 127.0.0.1, logs in
@@ -35,7 +42,7 @@ from benchmarks._django import print_table, setup  # noqa: E402
 
 HOST = "127.0.0.1"
 USERNAME = "bench-web-viewer"
-PASSWORD = "bench-web-password"  # a local benchmark database only
+PASSWORD = "load-test-secret-7391"  # a local benchmark database only
 GOAL_P95_MS = 150.0
 WORKERS = 2
 PAGES = 20
@@ -63,6 +70,18 @@ MIX = {
     "risk: segment filter": 2,
     "risk: HTMX fragment": 3,
     "customer page": 3,
+    "dashboard": 1,
+    "segments": 1,
+    "runs": 1,
+    "reports": 1,
+    "backtests": 1,
+}
+PLAIN_PAGES = {
+    "dashboard": "",
+    "segments": "segments/",
+    "runs": "runs/",
+    "reports": "reports/",
+    "backtests": "backtests/",
 }
 
 
@@ -80,6 +99,8 @@ class Target:
         """A random URL of ``kind`` and its extra headers."""
         page = rng.randint(1, PAGES)
         sort = rng.choice(SORTS)
+        if kind in PLAIN_PAGES:
+            return f"/t/{self.team_slug}/{PLAIN_PAGES[kind]}", {}
         if kind == "customer page":
             external_id = quote(rng.choice(self.customers), safe="")
             return f"/t/{self.team_slug}/customers/{external_id}/", {}
@@ -351,6 +372,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="5 s of load, for trying")
+    parser.add_argument(
+        "--after-import", action="store_true", help="fresh imports, without and with ANALYZE"
+    )
     args = parser.parse_args()
     seconds = 5.0 if args.quick else args.seconds
     if not 1 <= args.clients <= 64 or not 0 < seconds <= 600:
@@ -361,7 +385,40 @@ def main() -> None:
 
     if connection.vendor != "postgresql":
         raise SystemExit("benchmarks/web.py needs PostgreSQL (the bench database)")
+    if args.after_import:
+        after_import(database, args.customers, args.clients, seconds)
+        return
     team, run = ensure_analysis(f"bench-analyze-{args.customers}", args.customers)
+    measure(database, team, run, args.clients, seconds)
+
+
+def after_import(database: str, customers: int, clients: int, seconds: float) -> None:
+    from accounts.models import Team
+    from customers import services
+
+    stamp = int(time.time())
+    analyze_after_import = services._refresh_statistics
+    results = []
+    try:
+        for label, refresh in (("before: no ANALYZE", lambda: None), ("now", analyze_after_import)):
+            services._refresh_statistics = refresh
+            print(f"\n== Right after an import, {label}")
+            team, run = ensure_analysis(f"bench-fresh-{stamp}-{len(results)}", customers)
+            results.append((label, *measure(database, team, run, clients, seconds)))
+    finally:
+        services._refresh_statistics = analyze_after_import
+        for index in range(2):
+            Team.objects.filter(slug=f"bench-fresh-{stamp}-{index}").delete()
+    print("\nRight after an import (same run, same machine):")
+    print_table(
+        ["import", "p95 ms", "errors"],
+        [[label, f"{p95:.1f}", errors] for label, p95, errors in results],
+    )
+
+
+def measure(database: str, team, run, clients: int, seconds: float) -> tuple[float, int]:
+    from django.db import connection
+
     target = build_target(team, run)
     ensure_user(team)
     connection.close()  # the server's workers use their own connections
@@ -373,7 +430,7 @@ def main() -> None:
         try:
             wait_until_serving(port, server)
             cookie = log_in(port)
-            samples, errors, elapsed = run_load(port, cookie, target, args.clients, seconds)
+            samples, errors, elapsed = run_load(port, cookie, target, clients, seconds)
         except BaseException:
             log.seek(0)
             print(log.read()[-4000:], file=sys.stderr)
@@ -386,7 +443,7 @@ def main() -> None:
     print(
         f"\nPage latency on {database}: run #{run.pk}, {run.customers_count:,} customers, "
         f"{len(target.segments)} segments; gunicorn {WORKERS} workers (sync) on 127.0.0.1, "
-        f"{args.clients} clients for {seconds:.0f} s ({os.cpu_count()} CPUs shared by all)"
+        f"{clients} clients for {seconds:.0f} s ({os.cpu_count()} CPUs shared by all)"
     )
     p95, error_count = report(samples, elapsed)
     if errors:
@@ -396,6 +453,7 @@ def main() -> None:
         f"Goal: p95 ≤ {GOAL_P95_MS:.0f} ms and zero errors: {'✓' if met else '✗'} "
         f"(p95 {p95:.1f} ms, {error_count} errors)"
     )
+    return p95, error_count
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from revtrend_site.queueing import QueueUnavailable, enqueue, stalled, touch
+from revtrend_site.queueing import enqueue, recover_each, stalled, touch
 
 from .models import Upload, UploadStatus
 
@@ -19,15 +19,7 @@ MAX_ATTEMPTS = 3
 def uploads_recover(*, stalled_after: timedelta) -> list[str]:
     now = timezone.now()
     live = Upload.objects.filter(status__in=(UploadStatus.PENDING, UploadStatus.RUNNING))
-    actions = []
-    for upload in stalled(live, since=now - stalled_after):
-        try:
-            action = _recover(upload)
-        except QueueUnavailable:
-            action = "broker unreachable; will try again"
-        if action:
-            actions.append(f"upload {upload.pk}: {action}")
-    return actions
+    return recover_each(stalled(live, since=now - stalled_after), "upload", _recover)
 
 
 def _recover(upload: Upload) -> str:

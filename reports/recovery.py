@@ -9,7 +9,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from revtrend_site.queueing import QueueUnavailable, enqueue, stalled, touch
+from revtrend_site.queueing import enqueue, recover_each, stalled, touch
 
 from .models import Report, ReportStatus
 
@@ -22,17 +22,8 @@ def reports_recover(*, stalled_after: timedelta) -> list[str]:
     stalled_after = max(stalled_after, model_budget())
     now = timezone.now()
     live = Report.objects.filter(status__in=(ReportStatus.PENDING, ReportStatus.RUNNING))
-    actions = []
-    for report in stalled(
-        live.only("pk", "status", "heartbeat_at", "attempts"), since=now - stalled_after
-    ):
-        try:
-            action = _recover(report)
-        except QueueUnavailable:
-            action = "broker unreachable; will try again"
-        if action:
-            actions.append(f"report {report.pk}: {action}")
-    return actions
+    live = live.only("pk", "status", "heartbeat_at", "attempts")
+    return recover_each(stalled(live, since=now - stalled_after), "report", _recover)
 
 
 def model_budget() -> timedelta:

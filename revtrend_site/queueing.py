@@ -9,15 +9,18 @@ and the row the task was for is put right (``on_failure``) before the error reac
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime
 
 from celery import Task
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import KombuError
+
+from revtrend_site.middleware import current_request
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +46,10 @@ def enqueue(task: Task, *args) -> None:
     result, says how it went): a broker that is down fails within the connect timeout."""
     app = task.app
     if app.conf.task_always_eager:
-        task.apply_async(args)
+        if settings.EAGER_TASKS_IN_BACKGROUND and current_request() is not None:
+            _run_in_background(task, args)
+        else:  # a command, a test, or work a background task queues: here and now
+            task.apply_async(args)
         return
     try:
         with app.connection_for_write() as connection:
@@ -52,6 +58,21 @@ def enqueue(task: Task, *args) -> None:
     except (KombuError, OSError) as exc:
         logger.warning("Could not queue %s%r: %s", task.name, args, exc)
         raise QueueUnavailable() from exc
+
+
+def _run_in_background(task: Task, args: tuple) -> None:
+    """Run an eager task in a daemon thread with its own database connection. The thread
+    starts with an empty context, so what the task queues in turn runs inline in it."""
+
+    def run() -> None:
+        try:
+            task.apply(args, throw=True)
+        except Exception:
+            logger.exception("Background task %s%r failed", task.name, args)
+        finally:
+            connections.close_all()
+
+    threading.Thread(target=run, name=f"eager-{task.name}", daemon=True).start()
 
 
 def enqueue_on_commit(task: Task, *args, on_failure: Callable[[str], object]) -> None:
@@ -89,3 +110,17 @@ def touch(model, row, **changes) -> bool:
             heartbeat_at=timezone.now(), **changes
         )
     )
+
+
+def recover_each(rows, label: str, recover: Callable[[object], str]) -> list[str]:
+    """Apply one app's recovery to each stalled row: one line per row acted on. A broker that
+    is down leaves the row for the next pass."""
+    actions = []
+    for row in rows:
+        try:
+            action = recover(row)
+        except QueueUnavailable:
+            action = "broker unreachable; will try again"
+        if action:
+            actions.append(f"{label} {row.pk}: {action}")
+    return actions

@@ -52,7 +52,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "audit.services.AuditContextMiddleware",
+    "revtrend_site.middleware.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -159,8 +159,11 @@ FILE_UPLOAD_HANDLERS = ["customers.uploading.SizeLimitedUploadHandler"]
 CELERY_BROKER_URL = env_url(
     "CELERY_BROKER_URL", schemes=("redis", "rediss", "amqp", "amqps", "pyamqp", "memory")
 )
-# No broker configured: tasks run in-process, which is what a laptop demo wants.
+# No broker configured: tasks run in-process, which is what a laptop demo wants — queued from
+# a web request, in a thread of their own, so the page answers at once and polls their
+# progress like a worker's (a long import or LLM call never runs against the request's limit).
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+EAGER_TASKS_IN_BACKGROUND = env_bool("EAGER_TASKS_IN_BACKGROUND", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = (
     env_str(

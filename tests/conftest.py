@@ -46,6 +46,9 @@ def reachable(url: str) -> bool:
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Eager work runs where it is queued, so a test sees it done when the request returns
+    # (tests/operations/test_background.py covers the background thread itself).
+    settings.EAGER_TASKS_IN_BACKGROUND = False
     # Hashing test passwords slowly protects nothing and costs seconds.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from analytics.models import ACTIVE, AnalysisChunk, AnalysisRun, ChunkStatus, RunStatus
-from revtrend_site.queueing import QueueUnavailable, enqueue, stalled, touch
+from revtrend_site.queueing import enqueue, recover_each, stalled, touch
 
 from .runs import analysis_run_fail
 
@@ -29,18 +29,10 @@ def analysis_runs_recover(*, stalled_after: timedelta, give_up_after: timedelta)
     ``stalled_after``; returns what was done, one line per run."""
     now = timezone.now()
     runs = stalled(AnalysisRun.objects.filter(status__in=ACTIVE), since=now - stalled_after)
-    actions = []
-    for run in runs:
-        try:
-            action = _recover(run, give_up_before=now - give_up_after)
-        except QueueUnavailable:
-            action = "broker unreachable; will try again"
-        if action:
-            actions.append(f"run {run.pk}: {action}")
-    return actions
+    return recover_each(runs, "run", lambda run: _recover(run, now - give_up_after))
 
 
-def _recover(run: AnalysisRun, *, give_up_before: datetime) -> str:
+def _recover(run: AnalysisRun, give_up_before: datetime) -> str:
     if run.status == RunStatus.PENDING:
         return _pending(run, give_up_before)
     if run.chunks_total == 0:

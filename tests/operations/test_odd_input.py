@@ -175,3 +175,26 @@ def test_ids_with_slashes_dots_and_percent_round_trip_through_their_links(
         assert cid.encode() in response.content or cid == ".."  # ".." lands on the search
     listed = client.get(url_for("..")).content.decode()  # the search finds "../x" too
     assert f'href="{url_for("../x")}"' in listed
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--customer-column", "\x00"],
+        ["--customer-column", "nope"],
+        ["--date-column", "x" * 5000],
+        ["--amount-column", "customer_id"],
+        ["--quantity-column", "amount"],
+        ["--quantity-column", "amount", "--price-column", "missing"],
+        ["--date-format", "%Y-%m-%d\x1b"],
+        ["--team", "Not A Slug!"],
+        ["--team", "ghost"],
+    ],
+)
+def test_odd_import_options_are_a_message_and_change_nothing(team_a, tmp_path, options):
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"customer_id,date,amount\nc1,2024-01-05,10\n")
+    arguments = ["import_transactions", str(path), "--team", team_a.slug, *options]
+    with pytest.raises(CommandError):
+        call_command(*arguments)
+    assert not RevenueRecord.objects.exists() and not Customer.objects.exists()
