@@ -82,7 +82,10 @@ def _choose_k(standardised: np.ndarray, params: Params) -> tuple[int, float]:
     sample = standardised
     if len(sample) > SAMPLE:
         sample = sample[np.sort(rng.choice(len(sample), SAMPLE, replace=False))]
-    candidates = [params.segments] if params.segments else [k for k in K_RANGE if k < len(sample)]
+    if params.segments:  # as asked, but never more segments than customers can make
+        candidates = [min(params.segments, len(sample) - 1)]
+    else:
+        candidates = [k for k in K_RANGE if k < len(sample)]
     best_k, best_score = candidates[0], -1.0
     for k in candidates:
         labels = KMeans(n_clusters=k, n_init=3, random_state=params.random_state).fit_predict(

@@ -78,10 +78,20 @@ def _finish(run: AnalysisRun) -> str:
             silhouette=_finite_or_none(segments.silhouette),
             segment_level_mix=_segment_level_mix(figures, segments.labels),
             timings=_timings(locked, segment_seconds, time.perf_counter() - clock, finished),
+            notes=[*locked.notes, *_segment_notes(run_params(run), segments)],
             **_counts(figures),
         )
     _refresh_statistics()
     return RunStatus.SUCCEEDED
+
+
+def _segment_notes(params, segments: SegmentResult) -> list[str]:
+    if not params.segments or segments.k >= params.segments:
+        return []
+    return [
+        f"{params.segments} segments were asked for; {segments.k or 'none'} could be made from the "
+        "customers with enough history to cluster."
+    ]
 
 
 def _refresh_statistics() -> None:

@@ -289,3 +289,17 @@ def test_chunks_side_by_side_in_process_give_the_same_results_as_one_after_anoth
     assert CustomerResult.objects.filter(run=side_by_side).count() == CUSTOMERS
     assert levels(side_by_side) == levels(one_by_one)
     assert not AnalysisChunk.objects.filter(run=side_by_side).exclude(status=ChunkStatus.DONE)
+
+
+def test_more_segments_than_customers_makes_as_many_as_it_can_and_says_so(
+    team_a, django_capture_on_commit_callbacks
+):
+    import_portfolio(team_a, customers=12, seed=6)
+    run = start(team_a, django_capture_on_commit_callbacks, params=Params(segments=15))
+    assert_complete(run)  # it failed after all the work with "n_samples=11 should be >= 15"
+    clustered = CustomerResult.objects.filter(run=run, decline_level__isnull=False).count()
+    assert 0 < run.segments_count < clustered <= 12
+    assert run.notes[-1] == (
+        f"15 segments were asked for; {run.segments_count} could be made from the customers "
+        "with enough history to cluster."
+    )
