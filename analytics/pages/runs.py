@@ -14,9 +14,9 @@ from django.views.decorators.http import require_POST, require_safe
 from accounts.access import team_view
 from accounts.models import Role, Team
 from analytics.core import Params
-from analytics.management.commands.analyze import MAX_SEGMENTS
 from analytics.models import ACTIVE, AnalysisRun, RunStatus, current_run
 from analytics.services import (
+    MAX_SEGMENTS,
     AnalysisError,
     RunInProgress,
     analysis_run_start,

@@ -10,6 +10,7 @@ from .export import ANOMALY_EXPORT_COLUMNS, RESULT_COLUMNS, anomalies_export, re
 from .finish import WAITING, analysis_run_finish, read_figures
 from .matrix import RevenueMatrix, revenue_matrix_read
 from .runs import (
+    MAX_SEGMENTS,
     analysis_run_claim,
     analysis_run_fail,
     analysis_run_plan,
@@ -18,12 +19,14 @@ from .runs import (
     params_from_dict,
     results_are_current,
     run_for_team,
+    run_summary,
     runs_for_team,
 )
 from .window import Window, analysis_window, is_partial_month, parse_month
 
 __all__ = [
     "ANOMALY_EXPORT_COLUMNS",
+    "MAX_SEGMENTS",
     "RESULT_COLUMNS",
     "WAITING",
     "AnalysisError",
@@ -49,5 +52,6 @@ __all__ = [
     "results_export",
     "revenue_matrix_read",
     "run_for_team",
+    "run_summary",
     "runs_for_team",
 ]

@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 PLANNED_PROGRESS = 5  # progress once the chunks are queued; chunks take it to 90
 CHUNKS_PROGRESS = 85
+MAX_SEGMENTS = 20  # the most segments a user may ask for (the runs form, the analyze command)
+# Chunk stages are summed over chunks, which may run side by side: "total" is wall-clock.
+TIMING_ORDER = ("plan", "read", "compute", "write", "segment", "finish", "total")
 
 
 def params_from_dict(values: dict) -> Params:
@@ -249,3 +252,24 @@ def results_are_current(*, team: Team) -> bool:
         return False
     imports = Upload.objects.filter(team=team, status=UploadStatus.SUCCEEDED)
     return not imports.filter(finished_at__gte=run.created_at).exists()
+
+
+def run_summary(run: AnalysisRun) -> str:
+    """A run in a few lines of text: what the analyze and seed_demo commands print."""
+    lines = [
+        f"Run #{run.pk}: {run.status}",
+        f"Window: {run.window_start:%Y-%m} to {run.window_end:%Y-%m} ({len(run.months)} months)",
+        f"Customers: {run.customers_count}",
+    ]
+    lines += [f"  {label}: {count}" for label, count in run.level_counts]
+    if run.status == RunStatus.SUCCEEDED:
+        silhouette = f" (silhouette {run.silhouette:.3f})" if run.silhouette is not None else ""
+        lines.append(f"Segments: {run.segments_count}{silhouette}")
+        lines.append(f"Anomalies: {run.anomalies_count}")
+    if run.timings:
+        order = [s for s in TIMING_ORDER if s in run.timings]
+        order += sorted(set(run.timings) - set(order))
+        timings = ", ".join(f"{stage} {run.timings[stage]:.2f}" for stage in order)
+        lines.append(f"Timings (s): {timings}")
+    lines += [f"Note: {note}" for note in run.notes]
+    return "\n".join(lines)

@@ -6,17 +6,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Team
 from analytics.core import Params
-from analytics.models import AnalysisRun
 from analytics.services import (
+    MAX_SEGMENTS,
     AnalysisError,
     analysis_run_start,
     analysis_run_wait,
     parse_month,
+    run_summary,
 )
-
-MAX_SEGMENTS = 20
-# Chunk stages are summed over chunks, which may run side by side: "total" is wall-clock.
-TIMING_ORDER = ("plan", "read", "compute", "write", "segment", "finish", "total")
 
 
 def _month(text: str):
@@ -83,26 +80,6 @@ class Command(BaseCommand):
             run = analysis_run_wait(run=run, timeout=options["timeout"])
         except AnalysisError as exc:
             raise CommandError(exc.message) from None
-        self.stdout.write(summary(run))
+        self.stdout.write(run_summary(run))
         if run.status != "SUCCEEDED":
             raise CommandError(f"Run #{run.pk} failed: {run.error}")
-
-
-def summary(run: AnalysisRun) -> str:
-    lines = [
-        f"Run #{run.pk}: {run.status}",
-        f"Window: {run.window_start:%Y-%m} to {run.window_end:%Y-%m} ({len(run.months)} months)",
-        f"Customers: {run.customers_count}",
-    ]
-    lines += [f"  {label}: {count}" for label, count in run.level_counts]
-    if run.status == "SUCCEEDED":
-        silhouette = f" (silhouette {run.silhouette:.3f})" if run.silhouette is not None else ""
-        lines.append(f"Segments: {run.segments_count}{silhouette}")
-        lines.append(f"Anomalies: {run.anomalies_count}")
-    if run.timings:
-        order = [s for s in TIMING_ORDER if s in run.timings]
-        order += sorted(set(run.timings) - set(order))
-        timings = ", ".join(f"{stage} {run.timings[stage]:.2f}" for stage in order)
-        lines.append(f"Timings (s): {timings}")
-    lines += [f"Note: {note}" for note in run.notes]
-    return "\n".join(lines)

@@ -8,6 +8,15 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Role
 from accounts.services import team_get_or_create, user_grant_role
+from analytics.core import Params
+from analytics.models import RunStatus
+from analytics.services import (
+    AnalysisError,
+    analysis_run_start,
+    analysis_run_wait,
+    results_are_current,
+    run_summary,
+)
 from customers.demo import generate_portfolio, write_portfolio
 from customers.models import Upload, UploadStatus
 from customers.services import upload_create, upload_import_now
@@ -57,15 +66,6 @@ class Command(BaseCommand):
         )
 
     def _analyse(self, team, admin) -> None:
-        from analytics.core import Params
-        from analytics.management.commands.analyze import summary
-        from analytics.services import (
-            AnalysisError,
-            analysis_run_start,
-            analysis_run_wait,
-            results_are_current,
-        )
-
         if results_are_current(team=team):
             self.stdout.write("Demo analysis is up to date.")
             return
@@ -75,9 +75,9 @@ class Command(BaseCommand):
             run = analysis_run_wait(run=run, timeout=ANALYSIS_TIMEOUT)
         except AnalysisError as exc:
             raise CommandError(f"Demo analysis failed: {exc.message}") from None
-        if run.status != "SUCCEEDED":
+        if run.status != RunStatus.SUCCEEDED:
             raise CommandError(f"Demo analysis run #{run.pk} failed: {run.error}")
-        self.stdout.write(summary(run))
+        self.stdout.write(run_summary(run))
 
     def _import(self, team, admin, options) -> None:
         self.stdout.write(
