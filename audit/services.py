@@ -6,7 +6,7 @@ import logging
 
 from django.http import HttpRequest
 
-from revtrend_site.middleware import current_request
+from revtrend_site.middleware import client_ip, current_request
 
 from .models import AuditEvent, Outcome
 
@@ -51,11 +51,7 @@ def audit_record(
 
 
 def _address(request: HttpRequest | None) -> str | None:
-    if request is None:
-        return None
-    from accounts.throttling import client_ip
-
-    return client_ip(request) or None
+    return (client_ip(request) or None) if request is not None else None
 
 
 def audit_events_for_team(*, team, action: str = "", username: str = "", outcome: str = ""):

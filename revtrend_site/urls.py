@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from operations.audit_page import audit_list
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("operations.urls")),
@@ -11,5 +13,5 @@ urlpatterns = [
     path("t/<slug:team_slug>/uploads/", include("customers.urls")),
     path("t/<slug:team_slug>/reports/", include("reports.urls")),
     path("t/<slug:team_slug>/backtests/", include("backtests.urls")),
-    path("t/<slug:team_slug>/audit/", include("audit.urls")),
+    path("t/<slug:team_slug>/audit/", audit_list, name="audit_list"),
 ]

@@ -1,4 +1,5 @@
-"""`/t/<team>/audit/`: the team's audit trail, for its admins, filtered and paged."""
+"""`/t/<team>/audit/`: the team's audit trail, for its admins, filtered and paged (here, at
+the top of the flow, because a team page knows accounts, which the trail itself must not)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from django.views.decorators.http import require_safe
 
 from accounts.access import team_view
 from accounts.models import Role, Team
-
-from .models import AuditEvent, Outcome
-from .services import audit_events_for_team
+from audit.models import AuditEvent, Outcome
+from audit.services import audit_events_for_team
 
 EVENTS_PER_PAGE = 50
 
