@@ -7,6 +7,7 @@ CI=true it fails instead, because CI must exercise them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -141,13 +142,35 @@ def celery_worker(transactional_db, settings):
 
     from revtrend_site.celery import app
 
+    with (
+        celery_pointed_at(REDIS_URL),
+        start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as w,
+    ):
+        yield w
+
+
+@contextlib.contextmanager
+def celery_pointed_at(broker: str, *, eager: bool = False):
+    """Point the Celery app at this broker (and result backend), then put everything back.
+    Celery reads CELERY_BROKER_URL / CELERY_RESULT_BACKEND from the environment before its
+    own settings, so those are set too: with them set (as in CI) a changed broker_url alone
+    is ignored."""
+    from revtrend_site.celery import app
+
+    names = ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
+    saved_env = {name: os.environ.get(name) for name in names}
     saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
-    app.conf.update(broker_url=REDIS_URL, result_backend=REDIS_URL, task_always_eager=False)
+    os.environ.update(dict.fromkeys(names, broker))
+    app.conf.update(broker_url=broker, result_backend=broker, task_always_eager=eager)
     _forget_connections(app)
     try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as w:
-            yield w
+        yield app
     finally:
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         app.conf.update(saved)
         _forget_connections(app)
 

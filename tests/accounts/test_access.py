@@ -153,3 +153,17 @@ def test_a_weak_password_is_refused_by_the_command(team_a):
 
 def test_password_reset_is_not_offered(client):
     assert client.get("/accounts/password_reset/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_seed_demo_keeps_its_published_password_and_validates_a_chosen_one(settings):
+    from django.core.management import CommandError, call_command
+
+    from analytics.management.commands.seed_demo import DEMO_PASSWORD
+
+    with pytest.raises(CommandError, match="Password refused"):
+        call_command("seed_demo", "--password", "123", "--customers", "5")
+    from django.contrib.auth import get_user_model
+
+    assert not get_user_model().objects.filter(username="demo-admin").exists()
+    assert DEMO_PASSWORD == "revtrend-demo"  # the README's

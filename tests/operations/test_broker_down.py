@@ -3,6 +3,7 @@ message, leaves no row waiting for a task that was never sent, and the next star
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
@@ -16,7 +17,7 @@ from customers.models import UploadStatus
 from customers.services import upload_create
 from reports.models import Report, ReportStatus
 from tests.analytics.helpers import import_portfolio
-from tests.conftest import _forget_connections
+from tests.conftest import celery_pointed_at
 
 # Real commits: the queueing happens in on_commit callbacks.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,18 +29,9 @@ AT_ONCE = 10.0  # seconds; Celery's own retries took about 19 s
 @pytest.fixture
 def broker_down():
     """The app's broker is unreachable until the test calls the returned ``restore()``."""
-    from revtrend_site.celery import app
-
-    saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
-
-    def restore() -> None:
-        app.conf.update(saved)
-        _forget_connections(app)
-
-    app.conf.update(broker_url=DEAD_BROKER, result_backend=DEAD_BROKER, task_always_eager=False)
-    _forget_connections(app)
-    yield restore
-    restore()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(celery_pointed_at(DEAD_BROKER))
+        yield stack.close
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from analytics.risk import customer_url_builder
-from tests.conftest import _forget_connections
+from tests.conftest import celery_pointed_at
 
 pytestmark = pytest.mark.django_db
 
@@ -28,16 +28,8 @@ def test_readyz_checks_database_schema_and_broker(client):
 
 
 def test_readyz_is_503_when_the_broker_is_down(client):
-    from revtrend_site.celery import app
-
-    saved = {k: app.conf[k] for k in ("broker_url", "task_always_eager")}
-    app.conf.update(broker_url="redis://127.0.0.1:1/0", task_always_eager=False)
-    _forget_connections(app)
-    try:
+    with celery_pointed_at("redis://127.0.0.1:1/0"):
         response = client.get("/readyz")
-    finally:
-        app.conf.update(saved)
-        _forget_connections(app)
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable" and body["broker"].startswith("error")

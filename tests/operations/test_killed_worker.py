@@ -23,7 +23,7 @@ from customers.models import RevenueRecord, Upload, UploadStatus
 from customers.services import upload_confirm, upload_create
 from operations.services import watchdog_sweep
 from tests.analytics.helpers import import_portfolio
-from tests.conftest import REDIS_URL, _forget_connections, reachable, require
+from tests.conftest import REDIS_URL, celery_pointed_at, reachable, require
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -40,12 +40,6 @@ def _database_url() -> str:
 def workers(settings):
     """Start real worker processes on the test database; every one is killed at the end."""
     require(reachable(REDIS_URL), f"needs Redis at {REDIS_URL} (set REVTREND_TEST_REDIS_URL)")
-    from revtrend_site.celery import app
-
-    saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
-    app.conf.update(broker_url=REDIS_URL, result_backend=REDIS_URL, task_always_eager=False)
-    _forget_connections(app)
-    app.control.purge()  # messages other tests left unconsumed
     started: list[subprocess.Popen] = []
 
     def start() -> subprocess.Popen:
@@ -65,14 +59,16 @@ def workers(settings):
         started.append(process)
         return process
 
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
-    app.control.purge()
-    app.conf.update(saved)
-    _forget_connections(app)
+    with celery_pointed_at(REDIS_URL) as app:
+        app.control.purge()  # messages other tests left unconsumed
+        try:
+            yield start
+        finally:
+            for process in started:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait(timeout=30)
+            app.control.purge()
 
 
 def wait_for(condition, timeout: float = 90.0, poll: float = 0.02, about=None):
