@@ -81,6 +81,9 @@ def upload_create(
     ``data`` is the file's bytes or a Django File (a received upload), which is hashed and
     stored chunk by chunk, never held whole in memory."""
     check_date_format(date_format)
+    named = [name for name in (column_mapping or {}).values() if _CONTROL.search(name or "")]
+    if named:
+        raise IngestError(f"A column name cannot contain control characters: {named[0]!r}.")
     filename = _CONTROL.sub("", filename) or "upload"
     if isinstance(data, bytes):
         data = ContentFile(data)
