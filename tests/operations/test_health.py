@@ -86,3 +86,14 @@ def test_head_is_answered_wherever_get_is(client_for, viewer_a, team_a):
 )
 def test_customer_links_keep_the_id_in_one_segment(external_id, expected):
     assert customer_url_builder(team_slug="acme")(external_id) == expected
+
+
+def test_no_template_syntax_leaks_into_a_page(client, client_for, viewer_a, team_a):
+    """A multi-line {# … #} is not a Django comment: it is shown on every page."""
+    pages = [client.get("/accounts/login/")]
+    viewer = client_for(viewer_a)
+    pages += [viewer.get(f"/t/{team_a.slug}/{page}") for page in ("", "customers/", "runs/")]
+    for response in pages:
+        assert response.status_code == 200
+        assert b"{#" not in response.content and b"{%" not in response.content
+        assert b"#}" not in response.content and b"%}" not in response.content
