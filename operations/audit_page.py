@@ -45,7 +45,4 @@ def audit_list(request: HttpRequest, team: Team) -> HttpResponse:
         outcome=filters.get("outcome", ""),
     )
     page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {"form": form, "page": page, "query": query.urlencode()}
-    return render(request, "audit/audit.html", context)
+    return render(request, "audit/audit.html", {"form": form, "page": page})

@@ -112,3 +112,14 @@ def test_the_team_page_shows_its_own_events_to_admins_only(
     assert b"mine.csv" not in filtered.content and b"andy-analyst: analyst" in filtered.content
     assert client_for(analyst_a).get(f"/t/{team_a.slug}/audit/").status_code == 403
     assert client_for(admin_b).get(f"/t/{team_a.slug}/audit/").status_code == 404
+
+
+def test_the_team_page_pages_keeping_its_filters(client_for, admin_a, team_a):
+    for index in range(55):
+        upload_create(team=team_a, data=CSV + f"c{index},2024-01-01,1\n".encode(),
+                      filename=f"f{index}.csv", user=admin_a)  # fmt: skip
+    client = client_for(admin_a)
+    first = client.get(f"/t/{team_a.slug}/audit/", {"action": "upload"}).content.decode()
+    assert "?action=upload&amp;page=2" in first and "Page 1 of 2" in first
+    second = client.get(f"/t/{team_a.slug}/audit/", {"action": "upload", "page": 2})
+    assert second.content.decode().count('<tr class="outcome-ok">') == 5
