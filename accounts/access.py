@@ -45,7 +45,7 @@ def team_view(minimum_role: str = Role.VIEWER) -> Callable:
             membership = membership_for(user=request.user, team_slug=team_slug)
             if not membership.has_role(minimum_role):
                 audit_record(
-                    action=f"{request.method} {request.resolver_match.url_name}",
+                    action=f"{request.method} {getattr(request.resolver_match, 'url_name', '')}",
                     team=membership.team,
                     outcome=Outcome.REFUSED,
                     detail=f"needs {Role(minimum_role).label}, has {membership.get_role_display()}",
