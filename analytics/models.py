@@ -157,8 +157,13 @@ class AnalysisRun(models.Model):
         return [m.item() for m in np.arange(first, last + 1).astype("datetime64[D]")]
 
     @property
+    def customers_per_level(self) -> tuple[int, int, int, int]:
+        """Customers at decline levels 0..3 (insufficient data: ``insufficient_count``)."""
+        return (self.level_0_count, self.level_1_count, self.level_2_count, self.level_3_count)
+
+    @property
     def level_counts(self) -> list[tuple[str, int]]:
-        counts = [self.level_0_count, self.level_1_count, self.level_2_count, self.level_3_count]
+        counts = self.customers_per_level
         rows = [(f"{level} · {LEVEL_LABELS[level]}", counts[level]) for level in range(4)]
         return [*rows, ("Insufficient data", self.insufficient_count)]
 

@@ -288,14 +288,9 @@ def _known_total(
     if query.q or (query.level and query.segment is not None):
         return None
     if query.level:
-        by_level = {
-            "0": run.level_0_count,
-            "1": run.level_1_count,
-            "2": run.level_2_count,
-            "3": run.level_3_count,
-            LEVEL_NONE: run.insufficient_count,
-        }
-        return by_level[query.level]
+        if query.level == LEVEL_NONE:
+            return run.insufficient_count
+        return run.customers_per_level[int(query.level)]
     if query.segment is not None:
         return segment_sizes.get(query.segment, 0)
     return run.customers_count

@@ -122,7 +122,7 @@ def dashboard_summary(*, team: Team) -> Dashboard:
 
 def level_distribution(*, run: AnalysisRun) -> list[tuple[int | None, str, int]]:
     """(level or None, label, customers) for levels 0..3 and insufficient data."""
-    counts = [run.level_0_count, run.level_1_count, run.level_2_count, run.level_3_count]
+    counts = run.customers_per_level
     rows = [(level, f"{level} · {LEVEL_LABELS[level]}", counts[level]) for level in LEVELS]
     return [*rows, (None, "Insufficient data", run.insufficient_count)]
 
@@ -170,7 +170,7 @@ def level_month_heatmap(*, run: AnalysisRun) -> Heatmap:
         .order_by()
     )
     by_cell = {(row["level"], row["month"]): row["total"] for row in totals}
-    customers = [run.level_0_count, run.level_1_count, run.level_2_count, run.level_3_count]
+    customers = list(run.customers_per_level)
     averages = [
         [
             round(float(by_cell.get((level, month)) or 0) / customers[level], 2)
