@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.files.base import ContentFile, File
-from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
+from django.db import DatabaseError, DataError, IntegrityError, transaction
 from django.db.models import Count, F, Max, Min, Q, Sum
 from django.utils import timezone
 
@@ -28,7 +28,7 @@ from .ingest.aggregate import aggregate
 from .ingest.mapping import ColumnMapping, resolve_mapping
 from .ingest.parsing import ParsedTransactions, check_date_format, parse_transactions
 from .ingest.reading import XLSX_MAGIC, Table, read_table
-from .ingest.writing import OVERFLOW_MESSAGE, write_monthly_totals
+from .ingest.writing import OVERFLOW_MESSAGE, analyze_tables, write_monthly_totals
 from .models import Customer, RevenueRecord, Upload, UploadMode, UploadStatus
 
 logger = logging.getLogger(__name__)
@@ -309,10 +309,7 @@ def _refresh_statistics() -> None:
     """ANALYZE what an import filled: PostgreSQL's autovacuum gets to it minutes later, and
     until then the planner takes a table of a million fresh rows for a few dozen (measured:
     the dashboard's heatmap query 5–6 s instead of under one)."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {Customer._meta.db_table}, {RevenueRecord._meta.db_table}")
+    analyze_tables(Customer, RevenueRecord)
 
 
 def _check_rows(parsed: ParsedTransactions, *, skip_invalid: bool) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -73,6 +74,19 @@ def _run_in_background(task: Task, args: tuple) -> None:
             connections.close_all()
 
     threading.Thread(target=run, name=f"eager-{task.name}", daemon=True).start()
+
+
+def wait_finished(row, *, timeout: float, poll: float = 0.5) -> bool:
+    """Refresh a row of queued work (it has ``is_finished``) until its work is done or
+    ``timeout`` seconds pass; whether it finished. For the command line, which waits."""
+    deadline = time.monotonic() + timeout
+    row.refresh_from_db()
+    while not row.is_finished:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(poll)
+        row.refresh_from_db()
+    return True
 
 
 def enqueue_on_commit(task: Task, *args, on_failure: Callable[[str], object]) -> None:

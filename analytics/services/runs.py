@@ -23,7 +23,7 @@ from analytics.models import (
     RunStatus,
 )
 from audit.services import audit_record
-from revtrend_site.queueing import QueueUnavailable, enqueue_on_commit
+from revtrend_site.queueing import QueueUnavailable, enqueue_on_commit, wait_finished
 
 from .errors import AnalysisError, RunInProgress
 from .matrix import window_customers
@@ -220,16 +220,11 @@ def analysis_run_wait(
     *, run: AnalysisRun, timeout: float = 3600.0, poll: float = 0.5
 ) -> AnalysisRun:
     """Block until the run finishes (for the command line); returns it refreshed."""
-    deadline = time.monotonic() + timeout
-    run.refresh_from_db()
-    while not run.is_finished:
-        if time.monotonic() > deadline:
-            raise AnalysisError(
-                f"Run #{run.pk} is still {run.get_status_display().lower()} after {timeout:.0f} s "
-                "(is a worker running? `make worker`)."
-            )
-        time.sleep(poll)
-        run.refresh_from_db()
+    if not wait_finished(run, timeout=timeout, poll=poll):
+        raise AnalysisError(
+            f"Run #{run.pk} is still {run.get_status_display().lower()} after {timeout:.0f} s "
+            "(is a worker running? `make worker`)."
+        )
     return run
 
 

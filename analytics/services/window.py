@@ -7,6 +7,7 @@ partial: it is left out and the run's notes say so.
 
 from __future__ import annotations
 
+import argparse
 import calendar
 from dataclasses import dataclass, field
 from datetime import date
@@ -63,6 +64,14 @@ def parse_month(text: str) -> date:
         return date(int(year), int(month), 1)
     except ValueError:
         raise ValueError(f"{text!r} is not a month in the form YYYY-MM.") from None
+
+
+def month_argument(text: str) -> date:
+    """parse_month for argparse: a bad month is a usage error that says why."""
+    try:
+        return parse_month(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def team_data_months(*, team: Team) -> tuple[date | None, date | None]:

@@ -280,3 +280,13 @@ def _recompute_spans(cursor, team_id: int) -> None:
         "AND r.customer_id = customers_customer.id)",
         [team_id, team_id],
     )
+
+
+def analyze_tables(*models) -> None:
+    """Fresh planner statistics for tables a bulk write just filled (PostgreSQL; autovacuum
+    gets there minutes later, and until then the planner believes the old row counts)."""
+    if connection.vendor != "postgresql":
+        return
+    tables = ", ".join(model._meta.db_table for model in models)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {tables}")

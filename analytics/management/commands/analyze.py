@@ -11,16 +11,9 @@ from analytics.services import (
     AnalysisError,
     analysis_run_start,
     analysis_run_wait,
-    parse_month,
     run_summary,
 )
-
-
-def _month(text: str):
-    try:
-        return parse_month(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+from analytics.services.window import month_argument
 
 
 def _alpha(text: str) -> float:
@@ -55,7 +48,7 @@ class Command(BaseCommand):
         parser.add_argument("--team", required=True, help="team slug")
         parser.add_argument(
             "--window-end",
-            type=_month,
+            type=month_argument,
             help="last month analysed, YYYY-MM (default: the last complete month of the data)",
         )
         parser.add_argument("--alpha", type=_alpha, default=defaults.alpha)

@@ -1,22 +1,15 @@
 from __future__ import annotations
 
 import argparse
-import time
 
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Team
-from analytics.services import parse_month
+from analytics.services.window import month_argument
 from backtests.models import Backtest
 from backtests.presenters import backtest_view
 from backtests.services import DEFAULT_HORIZON, MAX_HORIZON, BacktestError, backtest_start
-
-
-def _month(text: str):
-    try:
-        return parse_month(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+from revtrend_site.queueing import wait_finished
 
 
 def _horizon(text: str) -> int:
@@ -37,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--team", required=True, help="team slug")
         parser.add_argument(
             "--cutoff",
-            type=_month,
+            type=month_argument,
             nargs="+",
             help="cutoff months, YYYY-MM (default: the latest month that leaves a full "
             "horizon, and 6 months before it)",
@@ -62,16 +55,11 @@ class Command(BaseCommand):
         self.stdout.write(report(backtest))
 
     def _wait(self, backtest: Backtest, timeout: float) -> Backtest:
-        deadline = time.monotonic() + timeout
-        backtest.refresh_from_db()
-        while not backtest.is_finished:
-            if time.monotonic() > deadline:
-                raise CommandError(
-                    f"Backtest #{backtest.pk} is still {backtest.get_status_display().lower()} "
-                    f"after {timeout:.0f} s (is a worker running? `make worker`)."
-                )
-            time.sleep(0.5)
-            backtest.refresh_from_db()
+        if not wait_finished(backtest, timeout=timeout):
+            raise CommandError(
+                f"Backtest #{backtest.pk} is still {backtest.get_status_display().lower()} "
+                f"after {timeout:.0f} s (is a worker running? `make worker`)."
+            )
         return backtest
 
 
