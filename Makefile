@@ -3,7 +3,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.requirements-installed
+# Two locks (pip-compile, with hashes): requirements/base.txt for what the app runs on,
+# requirements/dev.txt for tests, linters and tools on top of it. Each stamp reinstalls only
+# when its lock changes.
+BASE_STAMP := $(VENV)/.requirements-base-installed
+DEV_STAMP := $(VENV)/.requirements-dev-installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
@@ -14,15 +18,19 @@ include .env
 export
 endif
 
-.PHONY: setup run test worker beat bench lint
+.PHONY: setup run test worker beat bench lint lock
 
-$(STAMP): requirements.txt
+$(BASE_STAMP): requirements/base.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements/base.txt
 	@touch $@
 
-setup: $(STAMP)
+$(DEV_STAMP): requirements/dev.txt $(BASE_STAMP)
+	$(PY) -m pip install --quiet --require-hashes -r requirements/dev.txt
+	@touch $@
+
+setup: $(BASE_STAMP)
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput -v 0
 	$(PY) manage.py collectstatic --noinput -v 0
@@ -35,7 +43,7 @@ run: setup
 # PostgreSQL and Redis are used when they answer locally (or DATABASE_URL /
 # CELERY_BROKER_URL say where they are); CI=true makes them required.
 # A second, short pass runs the ingestion tests on SQLite, the embedded default.
-test: setup
+test: setup $(DEV_STAMP)
 	@db="$${DATABASE_URL:-$$($(PY) scripts/services.py postgres)}"; \
 	echo "Tests on database: $${db:-SQLite}"; \
 	export DJANGO_ALLOW_ASYNC_UNSAFE=true; \
@@ -46,16 +54,27 @@ test: setup
 	    -m "not postgres and not redis and not browser" $(PYTEST_ARGS) || exit $$?; \
 	fi
 
-worker: $(STAMP)
+worker: $(BASE_STAMP)
 	$(VENV)/bin/celery -A revtrend_site worker --loglevel=INFO
 
 # Exactly one per deployment: the watchdog every minute (stalled work queued again or failed).
-beat: $(STAMP)
+beat: $(BASE_STAMP)
 	$(VENV)/bin/celery -A revtrend_site beat --loglevel=INFO --schedule var/celerybeat-schedule
 
-bench: setup
+bench: setup $(DEV_STAMP)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit $$?; done
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+# Recompile both locks after editing requirements/*.in. Pins already in the locks are kept;
+# LOCK_ARGS=--upgrade (or --upgrade-package NAME) moves them.
+LOCK_ARGS ?=
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --generate-hashes \
+	--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+
+lock: $(DEV_STAMP)
+	$(PIP_COMPILE) --output-file requirements/base.txt requirements/base.in
+	$(PIP_COMPILE) --output-file requirements/dev.txt requirements/dev.in
