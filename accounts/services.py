@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django.utils.text import slugify
 
 from .models import Membership, Role, Team
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 def team_get_or_create(*, slug: str, name: str | None = None) -> tuple[Team, bool]:
@@ -22,7 +27,7 @@ def user_grant_role(
     role: str,
     password: str | None = None,
     validate: bool = True,
-) -> tuple[object, bool]:
+) -> tuple[User, bool]:
     """Create the user if needed and give it ``role`` in ``team``; returns (user, created).
 
     A password must pass every validator of AUTH_PASSWORD_VALIDATORS (ValidationError);

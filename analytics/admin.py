@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.contrib import admin, messages
+from django.db.models import Model
 
 from .models import AnalysisChunk, AnalysisRun, Anomaly, CustomerResult, Segment
 from .services import analysis_run_fail
@@ -17,11 +20,19 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 class ChunkInline(admin.TabularInline):
-    model = AnalysisChunk
+    model: type[Model] = AnalysisChunk  # SegmentInline shows another model the same way
     extra = 0
     can_delete = False
-    fields = ["number", "first_customer_id", "last_customer_id", "customers_count", "status"]
-    readonly_fields = fields
+    # Tuples: one sequence fits both attributes' types (a list[str] is not a list of
+    # field groups), and SegmentInline's shorter one fits the declaration here.
+    fields: ClassVar[tuple[str, ...]] = (
+        "number",
+        "first_customer_id",
+        "last_customer_id",
+        "customers_count",
+        "status",
+    )
+    readonly_fields: ClassVar[tuple[str, ...]] = fields
     show_change_link = False
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -30,7 +41,7 @@ class ChunkInline(admin.TabularInline):
 
 class SegmentInline(ChunkInline):
     model = Segment
-    fields = ["number", "name", "size"]
+    fields = ("number", "name", "size")
     readonly_fields = fields
 
 

@@ -8,7 +8,9 @@ results are those of its latest succeeded run (``current_run``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 
 import numpy as np
 from django.conf import settings
@@ -212,6 +214,8 @@ class AnalysisChunk(models.Model):
 class _RunResult(models.Model):
     """Rows that belong to a run: written by the run's tasks, read-only afterwards."""
 
+    run_id: int  # every subclass has its ``run`` foreign key
+
     class Meta:
         abstract = True
 
@@ -228,25 +232,43 @@ class _RunResult(models.Model):
         return super().delete(*args, **kwargs)
 
 
-# (column, index name suffix, nullable) for the risk table's sorts; see analytics/risk.py.
-RISK_SORT_INDEXES: tuple[tuple[str, str, bool], ...] = (
-    ("revenue_at_risk", "risk", False),
-    ("decline_level", "level", True),
-    ("relative_change_12m", "change", True),
-    ("p_value", "p", True),
-    ("slope", "slope", True),
-    ("revenue_mean", "mean", True),
-    ("cv", "cv", True),
-    ("active_months", "active", False),
-    ("onset_month", "onset", True),
-    ("anomaly_count", "anomalies", False),
-    ("p_active", "active_p", True),
-    ("expected_revenue_12m", "expected", True),
+@dataclass(frozen=True)
+class RiskSort:
+    """A sortable column of the risk table: the one declaration its selector and its index
+    are both built from (``analytics/selectors/risk.py``, ``CustomerResult.Meta.indexes``)."""
+
+    column: str
+    # The direction a first click sorts in: the "worst first" direction.
+    first: Literal["asc", "desc"]
+    # Suffix of the (run, column, id) index that serves it; None for no index of its own.
+    # (A frozen dataclass, not a NamedTuple: this field would hide tuple.index.)
+    index: str | None
+    # Whether the column can be empty (a test checks this against the field): the index
+    # then holds only the values, and the table lists the empties last, in a second read.
+    nullable: bool
+
+
+RISK_SORTS: tuple[RiskSort, ...] = (
+    RiskSort("decline_level", "desc", "level", nullable=True),
+    # Not indexed: the finish step sets the segment on every row, and an unindexed column
+    # lets PostgreSQL update in place (HOT, see migration 0003).
+    RiskSort("segment", "asc", None, nullable=True),
+    RiskSort("revenue_at_risk", "desc", "risk", nullable=False),
+    RiskSort("p_active", "asc", "active_p", nullable=True),
+    RiskSort("expected_revenue_12m", "desc", "expected", nullable=True),
+    RiskSort("relative_change_12m", "asc", "change", nullable=True),
+    RiskSort("p_value", "asc", "p", nullable=True),
+    RiskSort("slope", "asc", "slope", nullable=True),
+    RiskSort("revenue_mean", "desc", "mean", nullable=True),
+    RiskSort("cv", "desc", "cv", nullable=True),
+    RiskSort("active_months", "desc", "active", nullable=False),
+    RiskSort("onset_month", "desc", "onset", nullable=True),
+    RiskSort("anomaly_count", "desc", "anomalies", nullable=False),
 )
 
 
 class CustomerResult(_RunResult):
-    """Every figure of METHOD.md for one customer in one run (the export's columns)."""
+    """Every figure of docs/method.md for one customer in one run (the export's columns)."""
 
     # No index of its own: the unique constraint below leads with the run.
     run = models.ForeignKey(
@@ -279,7 +301,7 @@ class CustomerResult(_RunResult):
     )
     anomaly_count = models.PositiveSmallIntegerField(default=0)
     explanation = models.TextField(blank=True)
-    # The purchase process (METHOD.md): P(still buying at its own rhythm), and the revenue
+    # The purchase process (docs/method.md): P(still buying at its own rhythm), and the revenue
     # expected over the next 12 months; null for insufficient data.
     p_active = models.FloatField(null=True, blank=True)
     expected_revenue_12m = models.DecimalField(
@@ -300,19 +322,19 @@ class CustomerResult(_RunResult):
             ),
         ]
         indexes = [
-            # The risk table: a run's customers by money at stake, by level, by segment.
-            # One index per sortable column of the risk table, (run, column, id): read
-            # forwards or backwards it gives a page in either direction without sorting the
-            # run. Nullable columns index only their values (the table lists empties last,
-            # in a second read). Not the segment: the finish step sets it on every row, and
-            # an unindexed column lets PostgreSQL update in place (HOT, see migration 0003).
+            # The risk table (RISK_SORTS): one index per sortable column, (run, column, id):
+            # read forwards or backwards it gives a page in either direction without sorting
+            # the run. Nullable columns index only their values.
             *[
                 models.Index(
-                    fields=["run", column, "id"],
-                    name=f"result_sort_{short}",
-                    condition=models.Q(**{f"{column}__isnull": False}) if nullable else None,
+                    fields=["run", sort.column, "id"],
+                    name=f"result_sort_{sort.index}",
+                    condition=models.Q(**{f"{sort.column}__isnull": False})
+                    if sort.nullable
+                    else None,
                 )
-                for column, short, nullable in RISK_SORT_INDEXES
+                for sort in RISK_SORTS
+                if sort.index
             ],
             # "Insufficient data" (level=none): the level index holds only levels.
             models.Index(

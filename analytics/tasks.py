@@ -7,12 +7,12 @@ the chord runs in-process, chunk after chunk.
 
 from __future__ import annotations
 
-from celery import chain, chord, shared_task
-from celery.backends.base import DisabledBackend
+from celery import shared_task
 
 from .services import (
     WAITING,
     analysis_chunk_run,
+    analysis_chunks_queue,
     analysis_chunks_run_here,
     analysis_run_claim,
     analysis_run_fail,
@@ -37,18 +37,8 @@ def analysis_run_task(self, run_id: int) -> str:
     if self.app.conf.task_always_eager:  # no broker: this process does all the work
         analysis_chunks_run_here(run_id=run_id, numbers=numbers)
         return analysis_run_finish(run_id=run_id)
-    analysis_chunks_dispatch(run_id, numbers)
+    analysis_chunks_queue(run_id, numbers)
     return f"queued {len(numbers)} chunks"
-
-
-def analysis_chunks_dispatch(run_id: int, numbers: list[int]) -> None:
-    """Queue these chunks of the run, then its finishing step once they are all done."""
-    header = [analysis_chunk_task.si(run_id, number) for number in numbers]
-    body = analysis_finish_task.si(run_id)
-    if not isinstance(analysis_chunk_task.app.backend, DisabledBackend):
-        chord(header)(body)
-    else:  # a chord needs a result backend; without one the chunks run one after another
-        chain(*header, body).delay()
 
 
 @shared_task(acks_late=True)

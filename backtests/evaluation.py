@@ -41,11 +41,13 @@ def cutoff_evaluate(*, run: AnalysisRun, horizon: int) -> dict:
     ids = matrix.customer_ids
     next_total, next_active = _what_followed(run, horizon, ids)
     previous_mean = outcome(matrix.values, next_total, horizon).previous_mean
+    purchase_model = run_params(run).purchase_model
+    assert purchase_model is not None  # the run's planning fitted it into its params
     methods = {
         REVTREND: _revtrend(run, ids, previous_mean, horizon),
         RECENCY: recency_method(matrix.values, previous_mean),
         PURCHASE_MODEL: purchase_model_method(
-            matrix.values, previous_mean, horizon, PurchaseModel(*run_params(run).purchase_model)
+            matrix.values, previous_mean, horizon, PurchaseModel(*purchase_model)
         ),
         PROTOTYPE: seed_rule_method(matrix.values),
     }
@@ -81,8 +83,7 @@ def _revtrend(run: AnalysisRun, ids: np.ndarray, previous_mean, horizon: int) ->
         list(rows), columns=["customer_id", "level", "risk", "expected"]
     ).set_index("customer_id")
     frame = frame.reindex(ids)
-    return revtrend_method(
-        *(pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float) for c in frame.columns),
-        previous_mean,
-        horizon,
+    level, risk, expected = (
+        pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float) for c in frame.columns
     )
+    return revtrend_method(level, risk, expected, previous_mean, horizon)

@@ -31,7 +31,7 @@ def backtest_view(backtest: Backtest) -> dict:
 
 
 def _cutoff(entry: dict) -> dict:
-    methods = [_method(row, entry) for row in entry["methods"]]
+    methods = [_method(row) for row in entry["methods"]]
     best = max((row["top_loss"] for row in entry["methods"]), default=0.0)
     for row, raw in zip(methods, entry["methods"], strict=True):
         row["best_of_methods"] = raw["top_loss"] == best and best > 0
@@ -62,7 +62,7 @@ def _level(row: dict) -> dict:
     }
 
 
-def _method(row: dict, entry: dict) -> dict:
+def _method(row: dict) -> dict:
     out = {
         "name": row["name"],
         "scored": percent(row["scored_share"]),

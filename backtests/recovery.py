@@ -10,7 +10,7 @@ from django.utils import timezone
 from revtrend_site.queueing import enqueue, recover_each, stalled, touch
 
 from .models import Backtest, BacktestStatus
-from .services import backtest_fail
+from .services import EVALUATE_TASK, LAUNCH_TASK, backtest_fail
 
 
 def backtests_recover(*, stalled_after: timedelta, give_up_after: timedelta) -> list[str]:
@@ -24,8 +24,6 @@ def backtests_recover(*, stalled_after: timedelta, give_up_after: timedelta) -> 
 
 
 def _recover(backtest: Backtest, *, give_up: bool) -> str:
-    from .tasks import backtest_evaluate_task, backtest_launch_task
-
     if give_up:
         backtest_fail(
             backtest_id=backtest.pk,
@@ -36,7 +34,7 @@ def _recover(backtest: Backtest, *, give_up: bool) -> str:
     if not touch(Backtest, backtest):
         return ""
     if backtest.status == BacktestStatus.PENDING:
-        enqueue(backtest_launch_task, backtest.pk)
+        enqueue(LAUNCH_TASK, backtest.pk)
         return "launch queued again"
     if len(backtest.run_ids) < len(backtest.cutoffs):  # the launch died half-way
         backtest_fail(
@@ -45,5 +43,5 @@ def _recover(backtest: Backtest, *, give_up: bool) -> str:
             "cutoffs' analyses. Start the backtest again.",
         )
         return "failed: launch stopped"
-    enqueue(backtest_evaluate_task, backtest.pk)
+    enqueue(EVALUATE_TASK, backtest.pk)
     return "comparison queued again"

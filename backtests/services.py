@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -27,7 +28,14 @@ from revtrend_site.queueing import QueueUnavailable, enqueue_on_commit
 from .evaluation import cutoff_evaluate
 from .models import BACKTEST_ACTIVE, Backtest, BacktestStatus
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
 logger = logging.getLogger(__name__)
+
+# Queued by name (backtests/tasks.py imports this module, not the reverse).
+LAUNCH_TASK = "backtests.tasks.backtest_launch_task"
+EVALUATE_TASK = "backtests.tasks.backtest_evaluate_task"
 
 DEFAULT_HORIZON = 6
 MAX_HORIZON = 24
@@ -81,11 +89,13 @@ def cutoffs_check(*, team: Team, cutoffs: list[date], horizon: int) -> list[date
 
 
 def backtest_start(
-    *, team: Team, cutoffs: list[date] | None = None, horizon: int = DEFAULT_HORIZON, user=None
+    *,
+    team: Team,
+    cutoffs: list[date] | None = None,
+    horizon: int = DEFAULT_HORIZON,
+    user: User | AnonymousUser | None = None,
 ) -> Backtest:
     """Create a PENDING backtest and queue it once the transaction commits."""
-    from .tasks import backtest_launch_task
-
     cutoffs = cutoffs_check(
         team=team,
         cutoffs=cutoffs or default_cutoffs(team=team, horizon=horizon),
@@ -103,7 +113,7 @@ def backtest_start(
                 stage="queued",
             )
             enqueue_on_commit(
-                backtest_launch_task,
+                LAUNCH_TASK,
                 backtest.pk,
                 on_failure=lambda reason: backtest_fail(backtest_id=backtest.pk, error=reason),
             )

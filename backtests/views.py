@@ -6,11 +6,11 @@ import re
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from accounts.access import team_view
+from accounts.access import TeamRequest, team_view
 from accounts.models import Role, Team
 
 from .models import Backtest
@@ -59,13 +59,13 @@ class BacktestStartForm(forms.Form):
 
 @team_view()
 @require_safe
-def backtest_list(request: HttpRequest, team: Team) -> HttpResponse:
+def backtest_list(request: TeamRequest, team: Team) -> HttpResponse:
     return _render_list(request, team, BacktestStartForm())
 
 
 @team_view(Role.ANALYST)
 @require_POST
-def backtest_create(request: HttpRequest, team: Team) -> HttpResponse:
+def backtest_create(request: TeamRequest, team: Team) -> HttpResponse:
     form = BacktestStartForm(request.POST)
     if not form.is_valid():
         return _render_list(request, team, form, status=400)
@@ -83,7 +83,9 @@ def backtest_create(request: HttpRequest, team: Team) -> HttpResponse:
     return redirect("backtest_detail", team_slug=team.slug, backtest_id=backtest.pk)
 
 
-def _render_list(request, team: Team, form, status: int = 200) -> HttpResponse:
+def _render_list(
+    request: TeamRequest, team: Team, form: BacktestStartForm, status: int = 200
+) -> HttpResponse:
     backtests = list(backtests_for_team(team=team)[:HISTORY])
     context = {
         "backtests": backtests,
@@ -102,7 +104,7 @@ def _get(team: Team, backtest_id: int) -> Backtest:
 
 @team_view()
 @require_safe
-def backtest_detail(request: HttpRequest, team: Team, backtest_id: int) -> HttpResponse:
+def backtest_detail(request: TeamRequest, team: Team, backtest_id: int) -> HttpResponse:
     backtest = _get(team, backtest_id)
     context = {"backtest": backtest, "view": backtest_view(backtest)}
     return render(request, "backtests/backtest_detail.html", context)
@@ -110,7 +112,7 @@ def backtest_detail(request: HttpRequest, team: Team, backtest_id: int) -> HttpR
 
 @team_view()
 @require_safe
-def backtest_status(request: HttpRequest, team: Team, backtest_id: int) -> HttpResponse:
+def backtest_status(request: TeamRequest, team: Team, backtest_id: int) -> HttpResponse:
     backtest = _get(team, backtest_id)
     response = render(
         request, "backtests/backtest_detail.html#backtest-status", {"backtest": backtest}

@@ -1,7 +1,7 @@
 """Detection: does RevTrend find the customers that are truly declining, and only those?
 
 Scores RevTrend's method (``analytics.core.analyze_portfolio``) and the prototype's rule
-(``analytics.core.baseline``, METHOD.md "Baseline to beat") side by side on synthetic
+(``analytics.core.baseline``, docs/method.md §14) side by side on synthetic
 portfolios with known truth (``customers.demo.generate_portfolio``), generated in memory: no
 database.
 

@@ -9,7 +9,7 @@ mean below 75 % of the previous 12 months' mean). Side by side:
 - **recency**: months since the last purchase (more = more likely lost);
 - **BG/NBD**: lifetimes' BetaGeoFitter on the daily log before the cutoff (expected
   purchases in the horizon; fewer = more likely lost), what a data scientist would fit;
-- **prototype**: the seed's absolute-slope rule (METHOD.md, "Baseline to beat");
+- **prototype**: the seed's absolute-slope rule (docs/method.md §14);
 - **trained on the outcome**: a gradient-boosted classifier fitted to the outcome itself
   (5-fold cross-validated) on the last 12 months and the daily recency — a supervised
   reference for how much the data holds beyond recency and frequency (not a proof of a

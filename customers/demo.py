@@ -1,7 +1,7 @@
 """Synthetic customer portfolio with known truth, for the demo and the detection benchmark.
 
 Each customer has an *underlying* monthly revenue (noise-free, deseasonalised) whose change over
-the last 12 months fixes its true decline level as METHOD.md defines it. What a method sees is
+the last 12 months fixes its true decline level as docs/method.md defines it. What a method sees is
 that level times a 12-month seasonal profile times autocorrelated lognormal noise, delivered as
 lumpy orders (a skipped month's demand arrives with the next order), split into several invoices,
 with one-off spikes and refunds injected on top. The truth table records everything a benchmark
@@ -37,8 +37,8 @@ PATTERN_SHARES: dict[str, float] = {
 PATTERNS: tuple[str, ...] = tuple(PATTERN_SHARES)
 DECLINES: tuple[str, ...] = ("mild_decline", "moderate_decline", "sharp_decline")
 
-# Underlying 12-month change per pattern. The decline bands keep 2 points clear of the METHOD.md
-# edges (-10 %, -25 %, -50 %) so a true level is never decided by a rounding error.
+# Underlying 12-month change per pattern. The decline bands keep 2 points clear of the level
+# edges (-10 %, -25 %, -50 %, docs/method.md) so a true level is never decided by rounding.
 CHANGE_RANGES: dict[str, tuple[float, float]] = {
     "stable": (-0.05, 0.05),
     "growing": (0.05, 0.60),
@@ -108,7 +108,7 @@ class _Customers:
 
 
 def true_level_for_change(change: np.ndarray) -> np.ndarray:
-    """METHOD.md's level (0-3) for an underlying 12-month change given as a fraction."""
+    """docs/method.md's level (0-3) for an underlying 12-month change given as a fraction."""
     return 3 - np.digitize(change, LEVEL_EDGES, right=True)
 
 
@@ -522,6 +522,8 @@ def _refunds(
 ) -> np.ndarray:
     """Negative amounts (customers x months); in a month without an order the month nets
     negative. Kept away from spike months so a spike's size is what was injected."""
+    n: int  # (numpy's shapes are untyped: an Any here would make the draws below floats)
+    n_months: int
     n, n_months = expected_order.shape
     t = np.arange(n_months)[None, :]
     low, high = _month_window(people, first_order)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import PurePath
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -54,7 +55,9 @@ class MappingForm(forms.Form):
         super().__init__(*args, **kwargs)
         choices = [("", "—")] + [(c, c) for c in columns]
         for name in ("customer", "date", "amount", "quantity", "price"):
-            self.fields[name].choices = choices
+            field = self.fields[name]
+            assert isinstance(field, forms.ChoiceField)
+            field.choices = choices
 
     @classmethod
     def initial_for(cls, mapping: ColumnMapping | None, upload, columns: list[str]) -> dict:
@@ -74,8 +77,9 @@ class MappingForm(forms.Form):
             raise forms.ValidationError(f"This date format cannot be used: {problem}.")
         return date_format
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         data = super().clean()
+        assert data is not None  # Form.clean gives back cleaned_data
         if not data.get("amount") and not (data.get("quantity") and data.get("price")):
             raise forms.ValidationError("Choose an amount column, or both quantity and unit price.")
         if data.get("amount"):

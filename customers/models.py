@@ -138,7 +138,7 @@ class Upload(models.Model):
             # The database's word on "the same file is not appended twice".
             models.UniqueConstraint(
                 fields=["team", "content_hash"],
-                condition=models.Q(status="SUCCEEDED", mode="append"),
+                condition=models.Q(status=UploadStatus.SUCCEEDED, mode=UploadMode.APPEND),
                 name="upload_unique_appended_file",
             ),
         ]

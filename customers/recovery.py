@@ -12,6 +12,7 @@ from django.utils import timezone
 from revtrend_site.queueing import enqueue, recover_each, stalled, touch
 
 from .models import Upload, UploadStatus
+from .services import INGEST_TASK
 
 MAX_ATTEMPTS = 3
 
@@ -23,8 +24,6 @@ def uploads_recover(*, stalled_after: timedelta) -> list[str]:
 
 
 def _recover(upload: Upload) -> str:
-    from .tasks import upload_ingest_task
-
     if upload.attempts >= MAX_ATTEMPTS:
         return _fail(
             upload,
@@ -33,7 +32,7 @@ def _recover(upload: Upload) -> str:
         )
     if not touch(Upload, upload, status=UploadStatus.PENDING, stage="queued", progress=0):
         return ""
-    enqueue(upload_ingest_task, upload.pk)
+    enqueue(INGEST_TASK, upload.pk)
     return "queued again"
 
 

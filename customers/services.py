@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.core.files.base import ContentFile, File
 from django.db import DatabaseError, DataError, IntegrityError, transaction
@@ -21,6 +22,7 @@ from django.utils import timezone
 from accounts.models import Team
 from audit.models import Outcome
 from audit.services import audit_record
+from revtrend_site.bulk import analyze_tables
 from revtrend_site.queueing import QueueUnavailable, enqueue_on_commit
 
 from .ingest import IngestError
@@ -28,11 +30,16 @@ from .ingest.aggregate import aggregate
 from .ingest.mapping import ColumnMapping, resolve_mapping
 from .ingest.parsing import ParsedTransactions, check_date_format, parse_transactions
 from .ingest.reading import XLSX_MAGIC, Table, read_table
-from .ingest.writing import OVERFLOW_MESSAGE, analyze_tables, write_monthly_totals
+from .ingest.writing import OVERFLOW_MESSAGE, write_monthly_totals
 from .models import Customer, RevenueRecord, Upload, UploadMode, UploadStatus
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 logger = logging.getLogger(__name__)
 
+# The import task, queued by name (customers/tasks.py imports this module, not the reverse).
+INGEST_TASK = "customers.tasks.upload_ingest_task"
 PREVIEW_ROWS = 10
 PREVIEW_BYTES = 1024 * 1024
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -70,7 +77,7 @@ def upload_create(
     team: Team,
     data: bytes | File,
     filename: str,
-    user=None,
+    user: User | AnonymousUser | None = None,
     mode: str = UploadMode.APPEND,
     column_mapping: dict[str, str] | None = None,
     date_format: str = "",
@@ -178,8 +185,6 @@ def upload_confirm(
 
     A broker that cannot take the import raises IngestError and leaves the upload a draft,
     to be confirmed again."""
-    from .tasks import upload_ingest_task
-
     check_date_format(date_format)
     table = read_table(_read_head(upload), max_rows=1)
     mapping = resolve_mapping(table.columns, column_mapping)
@@ -201,7 +206,9 @@ def upload_confirm(
         )
         try:
             enqueue_on_commit(
-                upload_ingest_task, upload.pk, on_failure=lambda _: _back_to_draft(upload)
+                "customers.tasks.upload_ingest_task",
+                upload.pk,
+                on_failure=lambda _: _back_to_draft(upload),
             )
         except QueueUnavailable as exc:  # outside a transaction: sent (or refused) right here
             raise IngestError(exc.message) from exc

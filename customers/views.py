@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from accounts.access import team_view
+from accounts.access import TeamRequest, team_view
 from accounts.models import Role, Team
 from audit.services import audit_record
 
@@ -24,7 +24,7 @@ def _get_upload(team: Team, upload_id: int) -> Upload:
 
 @uploads_view
 @require_http_methods(["GET", "HEAD", "POST"])
-def upload_list(request: HttpRequest, team: Team) -> HttpResponse:
+def upload_list(request: TeamRequest, team: Team) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None)
     refused = getattr(request, "upload_refused", "")  # cut off while arriving: too large
     if refused:
@@ -65,7 +65,7 @@ def _preview_context(upload: Upload, mapping_values: dict | None, date_format: s
 
 @uploads_view
 @require_safe
-def upload_detail(request: HttpRequest, team: Team, upload_id: int) -> HttpResponse:
+def upload_detail(request: TeamRequest, team: Team, upload_id: int) -> HttpResponse:
     upload = _get_upload(team, upload_id)
     context = {"upload": upload}
     if upload.status == UploadStatus.DRAFT:
@@ -81,7 +81,7 @@ def upload_detail(request: HttpRequest, team: Team, upload_id: int) -> HttpRespo
 
 @uploads_view
 @require_safe
-def upload_preview_partial(request: HttpRequest, team: Team, upload_id: int) -> HttpResponse:
+def upload_preview_partial(request: TeamRequest, team: Team, upload_id: int) -> HttpResponse:
     """Re-read the first rows with the mapping being edited (HTMX, on every change)."""
     upload = _get_upload(team, upload_id)
     mapping = {
@@ -95,7 +95,7 @@ def upload_preview_partial(request: HttpRequest, team: Team, upload_id: int) -> 
 
 @uploads_view
 @require_POST
-def upload_confirm_view(request: HttpRequest, team: Team, upload_id: int) -> HttpResponse:
+def upload_confirm_view(request: TeamRequest, team: Team, upload_id: int) -> HttpResponse:
     upload = _get_upload(team, upload_id)
     if upload.status != UploadStatus.DRAFT:
         return redirect("upload_detail", team_slug=team.slug, upload_id=upload.pk)
@@ -122,14 +122,14 @@ def upload_confirm_view(request: HttpRequest, team: Team, upload_id: int) -> Htt
 
 @uploads_view
 @require_safe
-def upload_status_partial(request: HttpRequest, team: Team, upload_id: int) -> HttpResponse:
+def upload_status_partial(request: TeamRequest, team: Team, upload_id: int) -> HttpResponse:
     upload = _get_upload(team, upload_id)
     return render(request, "customers/upload_detail.html#upload-status", {"upload": upload})
 
 
 @uploads_view
 @require_POST
-def upload_discard(request: HttpRequest, team: Team, upload_id: int) -> HttpResponse:
+def upload_discard(request: TeamRequest, team: Team, upload_id: int) -> HttpResponse:
     upload = _get_upload(team, upload_id)
     if upload.status == UploadStatus.DRAFT:
         audit_record(

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from django import forms
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from accounts.access import team_view
+from accounts.access import TeamRequest, team_view
 from accounts.models import Role, Team
 from audit.models import AuditEvent, Outcome
 from audit.services import audit_events_for_team
@@ -30,12 +30,14 @@ class AuditFilterForm(forms.Form):
             .values_list("action", flat=True)
             .distinct()
         )
-        self.fields["action"].choices = [("", "Any action"), *((a, a) for a in actions)]
+        action = self.fields["action"]
+        assert isinstance(action, forms.ChoiceField)
+        action.choices = [("", "Any action"), *((a, a) for a in actions)]
 
 
 @team_view(Role.ADMIN)
 @require_safe
-def audit_list(request: HttpRequest, team: Team) -> HttpResponse:
+def audit_list(request: TeamRequest, team: Team) -> HttpResponse:
     form = AuditFilterForm(request.GET or None, team=team)
     filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
     events = audit_events_for_team(

@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import Membership, Team
 from analytics.models import LEVEL_LABELS
 
-from .models import ReportKind
+from .models import SCOPE_KEYS, ReportKind
 
 MAX_CUSTOMER_ID = 200
 MAX_SEARCH = 100
@@ -27,17 +27,12 @@ class ReportRequestForm(forms.Form):
 
     def scope(self) -> dict:
         data = self.cleaned_data
-        needed = {
-            ReportKind.CUSTOMER: ("customer",),
-            ReportKind.SEGMENT: ("segment",),
-            ReportKind.GROUP: ("segment", "level"),
-            ReportKind.PORTFOLIO: (),
-        }[ReportKind(data["kind"])]
+        needed = SCOPE_KEYS[data["kind"]]
         return {name: data[name] for name in needed if data.get(name) not in (None, "")}
 
     def error_text(self) -> str:
         return " ".join(
-            f"{'' if name == '__all__' else name + ': '}{' '.join(errors)}"
+            f"{'' if name == '__all__' else name + ': '}{' '.join(str(e) for e in errors)}"
             for name, errors in self.errors.items()
         )
 
@@ -70,7 +65,9 @@ class ReportFilterForm(forms.Form):
             .order_by("user__username")
             .values_list("user_id", "user__username")
         )
-        self.fields["author"].choices = [("", "Anyone"), *members]
+        author = self.fields["author"]
+        assert isinstance(author, forms.ChoiceField)
+        author.choices = [("", "Anyone"), *members]
 
     def filters(self) -> dict:
         """The valid filters as ``reports_for_team`` keywords (dates → aware datetimes; the
@@ -113,11 +110,14 @@ class GroupChoiceForm(forms.Form):
 
     def __init__(self, *args, segments: list[tuple[int, str, int]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["segment"].choices = [
+        segment_field, level_field = self.fields["segment"], self.fields["level"]
+        assert isinstance(segment_field, forms.ChoiceField)
+        assert isinstance(level_field, forms.ChoiceField)
+        segment_field.choices = [
             ("", "Choose a segment"),
             *((number, f"{number} · {name} ({size} customers)") for number, name, size in segments),
         ]
-        self.fields["level"].choices = [
+        level_field.choices = [
             ("", "Choose a level"),
             *((level, f"{level} · {label}") for level, label in sorted(LEVEL_LABELS.items())),
         ]

@@ -12,8 +12,8 @@ half random) between them, or the server's ``Retry-After`` when it sends one, ca
 ``LLM_RETRY_AFTER_CAP`` seconds (default 30). Anything else (a 400, a bad key, a
 malformed answer) fails at once: asking again would get the same answer.
 
-``OfflineNarrator`` needs no server: it reads the fact sheet back out of the prompt's data
-block and writes the same sections from it, deterministically.
+The other provider, ``reports.narrator.OfflineNarrator``, needs no server;
+``reports.services.provider_for_settings`` chooses between them.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from django.conf import settings
-
 DEFAULT_ATTEMPTS = 3
 DEFAULT_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 20.0
@@ -34,8 +32,6 @@ DEFAULT_RETRY_AFTER_CAP = 30.0
 MAX_COMPLETION_TOKENS = 1200
 TEMPERATURE = 0.2
 SERVER_MESSAGE_CHARS = 200
-
-OFFLINE_LABEL = "Written without an LLM (offline narrator)"
 
 # Looked up through the module so tests can replace it and not wait.
 _sleep = time.sleep
@@ -215,42 +211,3 @@ def _summary(failures: list[_Failure]) -> str:
     if all(f.reason == last.reason for f in failures):
         return f"{last.reason} {_TIMES.get(len(failures), f'{len(failures)} times')}"
     return f"gave up after {len(failures)} attempts; the last: {last.reason}"
-
-
-class OfflineNarrator:
-    """Deterministic prose from the fact sheet in the prompt's data block."""
-
-    name = "offline"
-    model = "offline-narrator"
-
-    def generate(self, *, system: str, prompt: str) -> Completion:
-        from .narrator import narrate
-        from .prompts import facts_from_prompt
-
-        started = time.perf_counter()
-        facts = facts_from_prompt(prompt)
-        if facts is None:
-            raise LLMError("the offline narrator found no fact sheet in the prompt")
-        return Completion(
-            text=narrate(facts),
-            model=self.model,
-            provider=self.name,
-            prompt_tokens=None,
-            completion_tokens=None,
-            seconds=round(time.perf_counter() - started, 3),
-        )
-
-
-def provider_for_settings() -> Provider:
-    """OpenAI (or a compatible server) when OPENAI_API_KEY is set, else the narrator."""
-    if not settings.OPENAI_API_KEY:
-        return OfflineNarrator()
-    return OpenAIProvider(
-        api_key=settings.OPENAI_API_KEY,
-        model=settings.OPENAI_MODEL,
-        base_url=settings.OPENAI_BASE_URL,
-        timeout=settings.OPENAI_TIMEOUT,
-        attempts=settings.LLM_RETRY_ATTEMPTS,
-        backoff=settings.LLM_RETRY_BACKOFF,
-        retry_after_cap=settings.LLM_RETRY_AFTER_CAP,
-    )

@@ -21,6 +21,15 @@ class ReportKind(models.TextChoices):
     PORTFOLIO = "portfolio", "Portfolio"
 
 
+# What each kind of report is about: the scope keys it needs.
+SCOPE_KEYS: dict[str, tuple[str, ...]] = {
+    ReportKind.CUSTOMER: ("customer",),
+    ReportKind.SEGMENT: ("segment",),
+    ReportKind.GROUP: ("segment", "level"),
+    ReportKind.PORTFOLIO: (),
+}
+
+
 class ReportStatus(models.TextChoices):
     PENDING = "PENDING", "Queued"
     RUNNING = "RUNNING", "Writing"

@@ -7,9 +7,15 @@ check reads it. Actions are chosen by rules on the decline level and the money a
 
 from __future__ import annotations
 
-from .llm import OFFLINE_LABEL
+import time
 
-LEVEL_ACTIONS = {
+from .llm import Completion, LLMError
+from .prompts import facts_from_prompt
+
+OFFLINE_LABEL = "Written without an LLM (offline narrator)"
+
+# Keyed by level; None (insufficient data) finds NO_LEVEL_ACTIONS through .get's default.
+LEVEL_ACTIONS: dict[int | None, tuple[str, ...]] = {
     3: (
         "Account manager: call the customer within 7 days to learn why revenue is falling "
         "and whether a competitor or a budget cut is behind it.",
@@ -34,6 +40,27 @@ NO_LEVEL_ACTIONS = (
     "Analyst: collect more months of revenue before judging the trend.",
     "Account manager: confirm the account is set up and invoiced as expected within 2 weeks.",
 )
+
+
+class OfflineNarrator:
+    """Deterministic prose from the fact sheet in the prompt's data block."""
+
+    name = "offline"
+    model = "offline-narrator"
+
+    def generate(self, *, system: str, prompt: str) -> Completion:
+        started = time.perf_counter()
+        facts = facts_from_prompt(prompt)
+        if facts is None:
+            raise LLMError("the offline narrator found no fact sheet in the prompt")
+        return Completion(
+            text=narrate(facts),
+            model=self.model,
+            provider=self.name,
+            prompt_tokens=None,
+            completion_tokens=None,
+            seconds=round(time.perf_counter() - started, 3),
+        )
 
 
 def narrate(facts: dict) -> str:

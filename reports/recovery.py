@@ -12,6 +12,7 @@ from django.utils import timezone
 from revtrend_site.queueing import enqueue, recover_each, stalled, touch
 
 from .models import Report, ReportStatus
+from .services import GENERATE_TASK
 
 MAX_ATTEMPTS = 2  # each attempt may spend the model's whole timeout and retries
 
@@ -35,8 +36,6 @@ def model_budget() -> timedelta:
 
 
 def _recover(report: Report) -> str:
-    from .tasks import report_generate_task
-
     if report.attempts >= MAX_ATTEMPTS:
         failed = Report.objects.filter(pk=report.pk, status=report.status).update(
             status=ReportStatus.FAILED,
@@ -47,5 +46,5 @@ def _recover(report: Report) -> str:
         return "failed" if failed else ""
     if not touch(Report, report, status=ReportStatus.PENDING):
         return ""
-    enqueue(report_generate_task, report.pk)
+    enqueue(GENERATE_TASK, report.pk)
     return "queued again"

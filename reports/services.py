@@ -12,9 +12,11 @@ import logging
 import re
 import time
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import markdown
 import nh3
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -24,12 +26,20 @@ from analytics.models import AnalysisRun, RunStatus, current_run
 from audit.services import audit_record
 from revtrend_site.queueing import QueueUnavailable, enqueue_on_commit
 
+from .facts import ReportError, fact_sheet, quoted
 from .grounding import check_grounding
-from .llm import LLMError, provider_for_settings
-from .models import Report, ReportKind, ReportStatus
-from .prompts import ReportError, build_prompt, fact_sheet, quoted
+from .llm import LLMError, OpenAIProvider, Provider
+from .models import SCOPE_KEYS, Report, ReportKind, ReportStatus
+from .narrator import OfflineNarrator
+from .prompts import build_prompt
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 logger = logging.getLogger(__name__)
+
+# Queued by name (reports/tasks.py imports this module, not the reverse).
+GENERATE_TASK = "reports.tasks.report_generate_task"
 
 # What a report's HTML may contain: Markdown's output and the grounding marks, no more.
 ALLOWED_TAGS = {
@@ -46,8 +56,28 @@ LIST_FIELDS = (
 )  # fmt: skip
 
 
+def provider_for_settings() -> Provider:
+    """OpenAI (or a compatible server) when OPENAI_API_KEY is set, else the narrator."""
+    if not settings.OPENAI_API_KEY:
+        return OfflineNarrator()
+    return OpenAIProvider(
+        api_key=settings.OPENAI_API_KEY,
+        model=settings.OPENAI_MODEL,
+        base_url=settings.OPENAI_BASE_URL,
+        timeout=settings.OPENAI_TIMEOUT,
+        attempts=settings.LLM_RETRY_ATTEMPTS,
+        backoff=settings.LLM_RETRY_BACKOFF,
+        retry_after_cap=settings.LLM_RETRY_AFTER_CAP,
+    )
+
+
 def report_create(
-    *, team: Team, kind: str, scope: dict, user=None, run: AnalysisRun | None = None
+    *,
+    team: Team,
+    kind: str,
+    scope: dict,
+    user: User | AnonymousUser | None = None,
+    run: AnalysisRun | None = None,
 ) -> Report:
     """A PENDING report for a valid scope of the run (default: the team's current run)."""
     if kind not in ReportKind.values:
@@ -66,16 +96,19 @@ def report_create(
 
 
 def report_request(
-    *, team: Team, kind: str, scope: dict, user=None, run: AnalysisRun | None = None
+    *,
+    team: Team,
+    kind: str,
+    scope: dict,
+    user: User | AnonymousUser | None = None,
+    run: AnalysisRun | None = None,
 ) -> Report:
     """Create a PENDING report and queue its generation once the transaction commits."""
-    from .tasks import report_generate_task
-
     try:
         with transaction.atomic():
             report = report_create(team=team, kind=kind, scope=scope, user=user, run=run)
             enqueue_on_commit(
-                report_generate_task,
+                GENERATE_TASK,
                 report.pk,
                 on_failure=lambda reason: _fail_unsent(report, reason),
             )
@@ -108,16 +141,11 @@ def _run(team: Team, run: AnalysisRun | None) -> AnalysisRun:
 
 def _scope(kind: str, scope: dict) -> dict:
     scope = scope or {}
-    needed = {
-        ReportKind.CUSTOMER: ("customer",),
-        ReportKind.SEGMENT: ("segment",),
-        ReportKind.GROUP: ("segment", "level"),
-        ReportKind.PORTFOLIO: (),
-    }[ReportKind(kind)]
+    needed = SCOPE_KEYS[ReportKind(kind)]
     missing = [name for name in needed if scope.get(name) in (None, "")]
     if missing:
         raise ReportError(f"A {kind} report needs: {', '.join(missing)}.")
-    clean = {}
+    clean: dict[str, str | int] = {}
     for name in needed:
         value = scope[name]
         if name == "customer":

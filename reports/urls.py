@@ -1,4 +1,4 @@
-"""`/t/<team>/reports/…` (INTERFACES.md): history, one report, its downloads, generation."""
+"""`/t/<team>/reports/…` (docs/interfaces.md): history, one report, its downloads, generation."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from . import views
 
 urlpatterns = [
     path("", views.report_list, name="report_list"),
-    path("generate/", views.report_generate, name="report_generate"),
+    path("generate/", views.report_start, name="report_generate"),
     path("group/", views.group_generator, name="report_group"),
     path("group/statistics/", views.group_statistics_partial, name="report_group_statistics"),
     path("panels/customer/", views.customer_panel_partial, name="report_customer_panel"),

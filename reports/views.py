@@ -9,24 +9,26 @@ polls itself every 2 s and stops when the report is DONE or FAILED.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from accounts.access import team_view
+from accounts.access import TeamRequest, team_view
 from accounts.models import Role, Team
+from analytics.links import customer_url_builder
 from analytics.models import AnalysisRun, current_run
-from analytics.risk import customer_url_builder
 from audit.services import audit_record
 
+from .facts import ReportError, fact_sheet
 from .forms import GroupChoiceForm, ReportFilterForm, ReportRequestForm
 from .models import Report, ReportKind, ReportStatus
-from .prompts import ReportError, fact_sheet
 from .services import (
     report_as_markdown,
     report_as_text,
@@ -66,12 +68,12 @@ def panel_id(kind: str, scope: dict) -> str:
     return f"report-{kind}"
 
 
-def _can_generate(request: HttpRequest) -> bool:
+def _can_generate(request: TeamRequest) -> bool:
     return request.membership.has_role(Role.ANALYST)
 
 
 def _panel_context(
-    request: HttpRequest,
+    request: TeamRequest,
     *,
     kind: str,
     scope: dict,
@@ -79,13 +81,15 @@ def _panel_context(
     run: AnalysisRun | None = None,
     error: str = "",
 ) -> dict:
-    done = report is not None and report.status == ReportStatus.DONE
+    report_html = ""
+    if report is not None and report.status == ReportStatus.DONE:
+        report_html = report_render_html(report=report)
     return {
         "report": report,
         "kind": kind,
         "scope": scope,
         "panel_id": panel_id(kind, scope),
-        "report_html": report_render_html(report=report) if done else "",
+        "report_html": report_html,
         "can_generate": _can_generate(request),
         "current_run": run,
         "error": error,
@@ -110,7 +114,7 @@ def flatten_facts(facts, prefix: str = "") -> list[tuple[str, object]]:
     return [(prefix, "–" if facts is None else facts)]
 
 
-def _back(request: HttpRequest, team: Team) -> str:
+def _back(request: TeamRequest, team: Team) -> str:
     target = request.POST.get("next", "")
     if target and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -124,7 +128,7 @@ def _back(request: HttpRequest, team: Team) -> str:
 
 @team_view()
 @require_safe
-def report_list(request: HttpRequest, team: Team) -> HttpResponse:
+def report_list(request: TeamRequest, team: Team) -> HttpResponse:
     form = ReportFilterForm(request.GET or None, team=team)
     if form.is_bound:
         form.is_valid()
@@ -148,7 +152,7 @@ def report_list(request: HttpRequest, team: Team) -> HttpResponse:
 # --- One report -------------------------------------------------------------------------
 
 
-def _detail_context(request: HttpRequest, report: Report) -> dict:
+def _detail_context(request: TeamRequest, report: Report) -> dict:
     done = report.status == ReportStatus.DONE
     return {
         "report": report,
@@ -164,14 +168,14 @@ def _detail_context(request: HttpRequest, report: Report) -> dict:
 
 @team_view()
 @require_safe
-def report_detail(request: HttpRequest, team: Team, report_id: int) -> HttpResponse:
+def report_detail(request: TeamRequest, team: Team, report_id: int) -> HttpResponse:
     report = _get_report(team, report_id)
     return render(request, "reports/report_detail.html", _detail_context(request, report))
 
 
 @team_view()
 @require_safe
-def report_body_partial(request: HttpRequest, team: Team, report_id: int) -> HttpResponse:
+def report_body_partial(request: TeamRequest, team: Team, report_id: int) -> HttpResponse:
     """The detail page's body (HTMX, polled while the report is written)."""
     report = _get_report(team, report_id)
     return render(
@@ -190,21 +194,21 @@ def _download(report: Report, text: str, extension: str, content_type: str) -> H
 
 @team_view()
 @require_safe
-def report_download_md(request: HttpRequest, team: Team, report_id: int) -> HttpResponse:
+def report_download_md(request: TeamRequest, team: Team, report_id: int) -> HttpResponse:
     report = _get_report(team, report_id)
     return _download(report, report_as_markdown(report=report), "md", "text/markdown")
 
 
 @team_view()
 @require_safe
-def report_download_txt(request: HttpRequest, team: Team, report_id: int) -> HttpResponse:
+def report_download_txt(request: TeamRequest, team: Team, report_id: int) -> HttpResponse:
     report = _get_report(team, report_id)
     return _download(report, report_as_text(report=report), "txt", "text/plain")
 
 
 @team_view(Role.ADMIN)
 @require_http_methods(["GET", "HEAD", "POST"])
-def report_delete(request: HttpRequest, team: Team, report_id: int) -> HttpResponse:
+def report_delete(request: TeamRequest, team: Team, report_id: int) -> HttpResponse:
     """GET asks for confirmation; POST deletes."""
     report = _get_report(team, report_id)
     if request.method == "GET":
@@ -221,7 +225,7 @@ def report_delete(request: HttpRequest, team: Team, report_id: int) -> HttpRespo
 
 @team_view(Role.ANALYST)
 @require_POST
-def report_generate(request: HttpRequest, team: Team) -> HttpResponse:
+def report_start(request: TeamRequest, team: Team) -> HttpResponse:
     """Queue a report (also a retry: the same kind and scope again). HTMX gets the panel of
     the new report, which polls until it is written; a plain POST goes to its page."""
     form = ReportRequestForm(request.POST)
@@ -249,7 +253,7 @@ def report_generate(request: HttpRequest, team: Team) -> HttpResponse:
 
 @team_view()
 @require_safe
-def report_panel_partial(request: HttpRequest, team: Team, report_id: int) -> HttpResponse:
+def report_panel_partial(request: TeamRequest, team: Team, report_id: int) -> HttpResponse:
     """One report's panel (HTMX, polled while it is written)."""
     report = _get_report(team, report_id)
     context = _panel_context(request, kind=report.kind, scope=report.scope, report=report)
@@ -258,7 +262,7 @@ def report_panel_partial(request: HttpRequest, team: Team, report_id: int) -> Ht
 
 @team_view()
 @require_safe
-def customer_panel_partial(request: HttpRequest, team: Team) -> HttpResponse:
+def customer_panel_partial(request: TeamRequest, team: Team) -> HttpResponse:
     """The customer page's summary panel: the latest saved summary, generate / regenerate."""
     customer = request.GET.get("customer", "")[:200]
     if not customer:
@@ -274,7 +278,7 @@ def customer_panel_partial(request: HttpRequest, team: Team) -> HttpResponse:
 
 @team_view()
 @require_safe
-def portfolio_panel_partial(request: HttpRequest, team: Team) -> HttpResponse:
+def portfolio_panel_partial(request: TeamRequest, team: Team) -> HttpResponse:
     """The dashboard's portfolio brief."""
     report = latest_report(team=team, kind=ReportKind.PORTFOLIO, scope={})
     context = _panel_context(
@@ -285,7 +289,7 @@ def portfolio_panel_partial(request: HttpRequest, team: Team) -> HttpResponse:
 
 @team_view()
 @require_safe
-def segment_panels_partial(request: HttpRequest, team: Team) -> HttpResponse:
+def segment_panels_partial(request: TeamRequest, team: Team) -> HttpResponse:
     """The segments page's summaries: one panel per segment of the current run (one query
     per segment, through the (team, kind) index; a run has a handful of segments)."""
     run = current_run(team)
@@ -304,7 +308,7 @@ def segment_panels_partial(request: HttpRequest, team: Team) -> HttpResponse:
 # --- The group report generator ---------------------------------------------------------
 
 
-def _group_context(request: HttpRequest, team: Team) -> dict:
+def _group_context(request: TeamRequest, team: Team) -> dict:
     run = current_run(team)
     segments = (
         list(run.segments.order_by("number").values_list("number", "name", "size")) if run else []
@@ -312,7 +316,13 @@ def _group_context(request: HttpRequest, team: Team) -> dict:
     form = GroupChoiceForm(
         request.GET if {"segment", "level"} & set(request.GET) else None, segments=segments
     )
-    context = {"run": run, "form": form, "segments": segments, "facts": None, "error": ""}
+    context: dict[str, Any] = {
+        "run": run,
+        "form": form,
+        "segments": segments,
+        "facts": None,
+        "error": "",
+    }
     if run is None or not form.is_bound or not form.is_valid():
         return context
     scope = {"segment": form.cleaned_data["segment"], "level": form.cleaned_data["level"]}
@@ -335,12 +345,12 @@ def _group_context(request: HttpRequest, team: Team) -> dict:
 
 @team_view()
 @require_safe
-def group_generator(request: HttpRequest, team: Team) -> HttpResponse:
+def group_generator(request: TeamRequest, team: Team) -> HttpResponse:
     return render(request, "reports/group.html", _group_context(request, team))
 
 
 @team_view()
 @require_safe
-def group_statistics_partial(request: HttpRequest, team: Team) -> HttpResponse:
+def group_statistics_partial(request: TeamRequest, team: Team) -> HttpResponse:
     """The chosen group's statistics and its report panel (HTMX, on every change)."""
     return render(request, "reports/group.html#group-statistics", _group_context(request, team))

@@ -147,7 +147,7 @@ STORAGES = {
 # Serve from the app directories too, so a checkout works before collectstatic.
 WHITENOISE_USE_FINDERS = True
 
-# Uploads: files go to disk past 2.5 MB; the import itself streams from storage.
+# Uploads: the largest file accepted (checked while it arrives), in MB.
 MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 200, minimum=1)
 # An upload never confirmed is deleted (with its file) by the watchdog after this long.
 DRAFT_UPLOAD_HOURS = env_int("DRAFT_UPLOAD_HOURS", 24, minimum=1)

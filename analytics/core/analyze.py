@@ -1,4 +1,4 @@
-"""Every per-customer figure of METHOD.md for a whole portfolio.
+"""Every per-customer figure of docs/method.md for a whole portfolio.
 
 Customers are grouped by the length of their span (first month with revenue to the
 window's end); each group is a dense array and every step below works on all of its
@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from .anomalies import HALF_CENT, find_spikes
+from .anomalies import HALF_CENT, Spikes, find_spikes
 from .demand import spread_orders
 from .explain import explanations
 from .params import ANOMALY_COLUMNS, FIGURES, Params
-from .piecewise import MIN_SEGMENT, fit_at_breaks, fit_piecewise
+from .piecewise import MIN_SEGMENT, PiecewiseFit, fit_at_breaks, fit_piecewise
 from .purchase import (
     PurchaseModel,
     activity_summary,
@@ -74,7 +77,8 @@ def span_lengths(matrix: np.ndarray) -> np.ndarray:
     """Months from each customer's first month (first non-NaN) to the window's end."""
     present = ~np.isnan(matrix)
     first = np.where(present.any(axis=1), present.argmax(axis=1), matrix.shape[1])
-    return matrix.shape[1] - first
+    lengths: npt.NDArray[np.intp] = matrix.shape[1] - first
+    return lengths
 
 
 def analyze_portfolio(matrix: np.ndarray, months: pd.DatetimeIndex, params: Params) -> CoreResult:
@@ -90,7 +94,7 @@ def analyze_portfolio(matrix: np.ndarray, months: pd.DatetimeIndex, params: Para
     anomaly_parts = []
     tasks = _row_tasks(spans)
 
-    def work(task: np.ndarray):
+    def work(task: np.ndarray) -> tuple[np.ndarray, int, np.ndarray, GroupResult]:
         length = int(spans[task[0]])
         series = np.nan_to_num(matrix[task, width - length :], nan=0.0)
         return task, length, series, analyze_group(series, params)
@@ -106,7 +110,7 @@ def analyze_portfolio(matrix: np.ndarray, months: pd.DatetimeIndex, params: Para
             for name in components:
                 components[name][members, width - length :] = group.components[name]
             anomaly_parts.append(_anomaly_rows(members, width - length, group, series))
-    figures = _figures_frame(out, months, spans, params)
+    figures = _figures_frame(out, months, spans)
     anomalies = _anomalies_frame(anomaly_parts, months)
     figures["anomaly_count"] = (
         np.bincount(anomalies["row"].to_numpy(dtype=np.int64), minlength=rows)
@@ -125,7 +129,7 @@ def portfolio_purchase_model(matrix: np.ndarray) -> tuple[float, float, float, f
     every = max(1, -(-len(matrix) // PURCHASE_SAMPLE))
     active = np.nan_to_num(matrix[::every], nan=0.0) >= HALF_CENT
     x, t_x, n = activity_summary(active, active.any(axis=1))
-    return tuple(fit_purchase_model(x, t_x, n).as_list())
+    return fit_purchase_model(x, t_x, n).as_tuple()
 
 
 def _row_tasks(spans: np.ndarray) -> list[np.ndarray]:
@@ -222,9 +226,11 @@ def _purchase(series: np.ndarray, params: Params) -> dict[str, np.ndarray]:
     """The purchase process's view of each customer: (x, t_x, n), P(still buying) and the
     months it is expected to buy in over the next 12. Computed once per distinct history
     (a few thousand among any number of customers) and handed back to every row."""
+    assert params.purchase_model is not None, "analyze_portfolio fits it first"
     model = PurchaseModel(*params.purchase_model)
     active = series >= HALF_CENT
-    valid = active.any(axis=1)
+    # A 2-D mask reduced along its rows: an array, never the scalar numpy's stubs allow for.
+    valid = cast(npt.NDArray[np.bool_], active.any(axis=1))
     x, t_x, n = activity_summary(active, valid)
     patterns, inverse = np.unique(np.stack([x, t_x, n], axis=1), axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
@@ -237,7 +243,13 @@ def _purchase(series: np.ndarray, params: Params) -> dict[str, np.ndarray]:
     }  # fmt: skip
 
 
-def _forecast(purchase, cleaned, drift, tests, params: Params) -> dict[str, np.ndarray]:
+def _forecast(
+    purchase: dict[str, np.ndarray],
+    cleaned: np.ndarray,
+    drift: np.ndarray,
+    tests: dict[str, np.ndarray],
+    params: Params,
+) -> dict[str, np.ndarray]:
     """Expected revenue over the next 12 months: the months the purchase process expects the
     customer to buy in, times what it spends in a month it buys (its last 12 months of
     buying, spikes replaced), times where a significant trend has taken its level since
@@ -278,7 +290,11 @@ def spend_per_active_month(cleaned: np.ndarray, active: np.ndarray) -> np.ndarra
 
 
 def _combined_level(
-    trend_level, forecast, purchase, basics, params: Params
+    trend_level: np.ndarray,
+    forecast: dict[str, np.ndarray],
+    purchase: dict[str, np.ndarray],
+    basics: dict[str, np.ndarray],
+    params: Params,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The trend test's level for customers it can judge; for a customer the purchase
     process doubts (P(still buying) < 0.5), the level of its expected change, when worse.
@@ -318,7 +334,9 @@ def _blank_insufficient(figures: dict[str, np.ndarray], insufficient: np.ndarray
         figures[name] = np.where(insufficient, np.nan, figures[name])
 
 
-def _theil_sen_lines(window: np.ndarray, tests: dict, length: int) -> dict[str, np.ndarray]:
+def _theil_sen_lines(
+    window: np.ndarray, tests: dict[str, np.ndarray], length: int
+) -> dict[str, np.ndarray]:
     """The Theil–Sen line over the test window and its band (the interval's slopes), all
     through the window's centre and median, as scipy places the line; NaN before it."""
     steps = np.arange(window.shape[1]) - (window.shape[1] - 1) / 2.0
@@ -374,7 +392,9 @@ def _components(series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return line, np.zeros_like(series)
 
 
-def _decompose(series: np.ndarray, params: Params, analysed: np.ndarray, churned: np.ndarray):
+def _decompose(
+    series: np.ndarray, params: Params, analysed: np.ndarray, churned: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Spikes]:
     """Find the spikes first (against each customer's local order rate, which they cannot
     drag, see ``anomalies``) and put the customer's expected order in their place; spread
     each order over the months it carries (``demand``) and decompose that: a spike would
@@ -387,7 +407,9 @@ def _decompose(series: np.ndarray, params: Params, analysed: np.ndarray, churned
     return trend, seasonal, cleaned, demand, spikes
 
 
-def _test_window(observed, underlying, cleaned, window: int):
+def _test_window(
+    observed: np.ndarray, underlying: np.ndarray, cleaned: np.ndarray, window: int
+) -> tuple[np.ndarray, np.ndarray]:
     """What the trend test and the Theil–Sen slope look at: the last ``window`` months.
 
     A customer who orders in most months is judged on its months as observed (the
@@ -415,7 +437,9 @@ def quantise(series: np.ndarray) -> np.ndarray:
         return np.where(step > 0, np.round(series / step) * step, series)
 
 
-def _blocked(function, series: np.ndarray):
+def _blocked(
+    function: Callable[[np.ndarray], tuple[np.ndarray, ...]], series: np.ndarray
+) -> tuple[np.ndarray, ...]:
     """Run a pairwise-difference function on blocks of rows, to bound memory."""
     parts = [
         function(series[start : start + ROW_BLOCK]) for start in range(0, len(series), ROW_BLOCK)
@@ -443,7 +467,9 @@ def _trend_tests(window: np.ndarray, counted: np.ndarray) -> dict[str, np.ndarra
     return {"slope": slope, "slope_low": low, "slope_high": high, "p_value": p_value}
 
 
-def _mann_kendall_blocked(window: np.ndarray, rho1: np.ndarray, counted: np.ndarray):
+def _mann_kendall_blocked(
+    window: np.ndarray, rho1: np.ndarray, counted: np.ndarray
+) -> tuple[np.ndarray, ...]:
     parts = []
     for start in range(0, len(window), ROW_BLOCK):
         block = slice(start, start + ROW_BLOCK)
@@ -452,7 +478,9 @@ def _mann_kendall_blocked(window: np.ndarray, rho1: np.ndarray, counted: np.ndar
     return tuple(np.concatenate(values) for values in zip(*parts, strict=True))
 
 
-def _relative_change(underlying: np.ndarray, break_index: np.ndarray, churned: np.ndarray):
+def _relative_change(
+    underlying: np.ndarray, break_index: np.ndarray, churned: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Change of the underlying level over the last 12 months, on the multiplicative scale.
 
     Revenue shrinks by shares, so the level of the last 13 months is fitted on logs (a line,
@@ -501,7 +529,13 @@ def _churn(series: np.ndarray, params: Params) -> dict[str, np.ndarray]:
     return {"churned": churned, "gap": gap, "activity": activity}
 
 
-def _levels(change, tests, churned, insufficient, params: Params) -> np.ndarray:
+def _levels(
+    change: np.ndarray,
+    tests: dict[str, np.ndarray],
+    churned: np.ndarray,
+    insufficient: np.ndarray,
+    params: Params,
+) -> np.ndarray:
     mild, moderate, sharp = params.level_edges
     significant = (tests["p_value"] < params.alpha) & (tests["slope"] < 0)
     level = np.select([change <= sharp, change <= moderate, change <= mild], [3, 2, 1], default=0)
@@ -510,7 +544,14 @@ def _levels(change, tests, churned, insufficient, params: Params) -> np.ndarray:
     return np.where(insufficient, -1, level)
 
 
-def _onset(fit, level, trend_level, churn: dict, purchase: dict, length: int) -> np.ndarray:
+def _onset(
+    fit: PiecewiseFit,
+    level: np.ndarray,
+    trend_level: np.ndarray,
+    churn: dict[str, np.ndarray],
+    purchase: dict[str, np.ndarray],
+    length: int,
+) -> np.ndarray:
     """Index of the month the decline started; −1 when not declining. A trend's onset is its
     fit's break (or 12 months back); a decline the purchase process called starts the month
     after the last purchase; a churned customer's, the month its revenue stopped."""
@@ -522,7 +563,7 @@ def _onset(fit, level, trend_level, churn: dict, purchase: dict, length: int) ->
     return np.where(churn["churned"], length - churn["gap"], onset)
 
 
-def _seasonal_strength(seasonal, residual, length: int) -> np.ndarray:
+def _seasonal_strength(seasonal: np.ndarray, residual: np.ndarray, length: int) -> np.ndarray:
     if length < MIN_STL_MONTHS:
         return np.full(len(seasonal), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -558,7 +599,9 @@ def _empty_figures(rows: int) -> dict[str, np.ndarray]:
     return out
 
 
-def _figures_frame(out: dict, months: pd.DatetimeIndex, spans: np.ndarray, params) -> pd.DataFrame:
+def _figures_frame(
+    out: dict[str, np.ndarray], months: pd.DatetimeIndex, spans: np.ndarray
+) -> pd.DataFrame:
     rows = len(spans)
     width = len(months)
     frame = pd.DataFrame({k: v for k, v in out.items() if k != "onset_index"})
@@ -576,7 +619,9 @@ def _figures_frame(out: dict, months: pd.DatetimeIndex, spans: np.ndarray, param
     return frame
 
 
-def _anomaly_rows(members, offset, group: GroupResult, series) -> pd.DataFrame:
+def _anomaly_rows(
+    members: np.ndarray, offset: int, group: GroupResult, series: np.ndarray
+) -> pd.DataFrame:
     row_index, column = np.nonzero(group.anomaly_mask)
     return pd.DataFrame(
         {

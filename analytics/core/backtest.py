@@ -1,4 +1,4 @@
-"""Judging levels by what happened next (METHOD.md, "The test of truth").
+"""Judging levels by what happened next (docs/method.md §13).
 
 Given what a method said at a cutoff and each customer's revenue in the previous 12 months
 and the following ``horizon`` months, how well did it foretell real loss? Pure numpy / scikit-
@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any, SupportsFloat
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.metrics import roc_auc_score
 
 from .analyze import span_lengths
 from .anomalies import HALF_CENT
+from .baseline import seed_rule_levels
 from .purchase import PurchaseModel, activity_summary, expected_purchases
 
 LOSS_RATIO = 0.75
@@ -37,7 +40,10 @@ class Outcome:
 
     @property
     def realised_loss(self) -> np.ndarray:
-        return np.maximum(0.0, self.horizon * self.previous_mean - self.next_total)
+        loss: npt.NDArray[np.float64] = np.maximum(
+            0.0, self.horizon * self.previous_mean - self.next_total
+        )
+        return loss
 
 
 def outcome(matrix: np.ndarray, next_total: np.ndarray, horizon: int) -> Outcome:
@@ -70,7 +76,7 @@ def top_loss(realised: np.ndarray, money_score: np.ndarray, top: int = TOP) -> f
     return float(realised[order].sum())
 
 
-def calibration_by_decile(predicted: np.ndarray, realised: np.ndarray) -> list[tuple]:
+def calibration_by_decile(predicted: np.ndarray, realised: np.ndarray) -> list[tuple[float, float]]:
     """(mean predicted, mean realised) per decile of the prediction."""
     order = np.argsort(predicted, kind="stable")
     return [
@@ -135,8 +141,6 @@ def recency_method(matrix: np.ndarray, previous_mean: np.ndarray) -> Method:
 
 def seed_rule_method(matrix: np.ndarray) -> Method:
     """The prototype's absolute-slope rule; its high-risk table (levels 2–3) by mean revenue."""
-    from .baseline import seed_rule_levels
-
     level = seed_rule_levels(matrix).astype(float)
     level[level < 0] = np.nan
     with np.errstate(invalid="ignore"):
@@ -171,7 +175,7 @@ def evaluate_cutoff(
     methods: dict[str, Method],
     horizon: int,
     top: int = TOP,
-) -> dict:
+) -> dict[str, Any]:
     """Everything a backtest shows for one cutoff, as JSON-ready numbers.
 
     ``matrix``: revenue up to the cutoff (customers × months, NaN before each customer's
@@ -184,6 +188,7 @@ def evaluate_cutoff(
     realised = truth.realised_loss[population]
     top = int(min(top, population.sum()))
     main = next(iter(methods.values()))
+    assert main.level is not None, "the first method is one that gives levels (RevTrend)"
     result = {
         "customers": len(matrix),
         "population": int(population.sum()),
@@ -195,18 +200,20 @@ def evaluate_cutoff(
             _method_row(name, method, lost, realised, population, top)
             for name, method in methods.items()
         ],
-        "calibration": _calibration(main, truth, population, horizon),
+        "calibration": _calibration(main, truth, population),
         "seasonal": _seasonal(matrix, next_total, methods, population, horizon),
     }
     return result
 
 
-def _float(value) -> float | None:
+def _float(value: SupportsFloat) -> float | None:
     value = float(value)
     return value if np.isfinite(value) else None
 
 
-def _level_table(level, truth: Outcome, next_active, population) -> list[dict]:
+def _level_table(
+    level: np.ndarray, truth: Outcome, next_active: np.ndarray, population: np.ndarray
+) -> list[dict[str, Any]]:
     rows = []
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = (truth.next_total / truth.horizon) / truth.previous_mean
@@ -225,9 +232,16 @@ def _level_table(level, truth: Outcome, next_active, population) -> list[dict]:
     return rows
 
 
-def _method_row(name, method: Method, lost, realised, population, top) -> dict:
+def _method_row(
+    name: str,
+    method: Method,
+    lost: np.ndarray,
+    realised: np.ndarray,
+    population: np.ndarray,
+    top: int,
+) -> dict[str, Any]:
     ranking = method.ranking[population]
-    row = {
+    row: dict[str, Any] = {
         "name": name,
         "scored_share": _float(np.isfinite(ranking).mean()) if len(ranking) else None,
         "auc": _float(auc(lost, ranking)),
@@ -248,8 +262,8 @@ def _method_row(name, method: Method, lost, realised, population, top) -> dict:
     return row
 
 
-def _calibration(main: Method, truth: Outcome, population, horizon: int) -> dict:
-    out: dict = {}
+def _calibration(main: Method, truth: Outcome, population: np.ndarray) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     realised = truth.realised_loss[population]
     if main.predicted_loss is not None:
         # Over the customers the forecast put money at risk for: its claims.
@@ -272,7 +286,13 @@ def _calibration(main: Method, truth: Outcome, population, horizon: int) -> dict
     return out
 
 
-def _seasonal(matrix, next_total, methods, population, horizon: int) -> dict | None:
+def _seasonal(
+    matrix: np.ndarray,
+    next_total: np.ndarray,
+    methods: dict[str, Method],
+    population: np.ndarray,
+    horizon: int,
+) -> dict[str, Any] | None:
     """Real loss against the same months a year earlier, where the history covers them."""
     width = matrix.shape[1]
     start = width - 12

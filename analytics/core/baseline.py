@@ -1,6 +1,6 @@
 """The prototype's ("seed") rule, kept only as the baseline the detection benchmark beats.
 
-METHOD.md, "Baseline to beat": an ordinary least-squares line through the raw monthly revenue of
+docs/method.md §14: an ordinary least-squares line through the raw monthly revenue of
 each customer with at least 6 active months; the decline level comes from the line's *absolute*
 slope ``s`` in currency per month:
 
@@ -20,6 +20,7 @@ no anomaly flags. Pure numpy, vectorised over customers; no Django import.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 NO_LEVEL = -1
 MIN_ACTIVE_MONTHS = 6
@@ -49,7 +50,10 @@ def ols_lines(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def active_month_counts(matrix: np.ndarray) -> np.ndarray:
-    return (np.nan_to_num(np.asarray(matrix, dtype=float), nan=0.0) > 0).sum(axis=1)
+    counts: npt.NDArray[np.intp] = (
+        np.nan_to_num(np.asarray(matrix, dtype=float), nan=0.0) > 0
+    ).sum(axis=1)
+    return counts
 
 
 def level_for_slope(slope: np.ndarray) -> np.ndarray:
@@ -85,4 +89,5 @@ def seed_rule_anomalies(matrix: np.ndarray) -> np.ndarray:
     judged &= sigma > 1e-9 * np.maximum(scale, 1.0)
     with np.errstate(invalid="ignore"):
         flagged = np.abs(residual) > ANOMALY_SIGMAS * sigma[:, None]
-    return flagged & judged[:, None] & ~np.isnan(values)
+    anomalous: npt.NDArray[np.bool_] = flagged & judged[:, None] & ~np.isnan(values)
+    return anomalous

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
 class Params:
     alpha: float = 0.05  # significance of the trend test
-    anomaly_z: float = 3.5  # |robust z| of a residual that makes a month an anomaly
+    anomaly_z: float = 3.5  # robust z above its expected order that makes a month an anomaly
     segments: int | None = None  # KMeans k; None ⇒ chosen by silhouette over 2..8
     min_span_months: int = 6  # shorter spans are "insufficient data"
     min_active_months: int = 3  # fewer active months are judged by the purchase process alone
@@ -20,11 +21,11 @@ class Params:
     # None ⇒ fitted on the matrix the core is given.
     purchase_model: tuple[float, float, float, float] | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-# The per-customer figures, in the export order of INTERFACES.md (customer_id and segment
+# The per-customer figures, in the export order of docs/interfaces.md (customer_id and segment
 # are added by the caller). Months are pandas Timestamps of the month's first day.
 FIGURES: tuple[str, ...] = (
     "decline_level",  # Int64 0..3, <NA> for insufficient data

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import numpy.typing as npt
 
 MIN_SEGMENT = 3  # months on each side of a break
 
@@ -66,7 +67,8 @@ def fit_piecewise(series: np.ndarray) -> PiecewiseFit:
 
 def _bic(sse: np.ndarray, n: int, parameters: int) -> np.ndarray:
     # An all-zero series has sse 0 for both models: floor it so neither is −inf.
-    return n * np.log(np.maximum(sse, 1e-300) / n) + parameters * np.log(n)
+    bic: npt.NDArray[np.float64] = n * np.log(np.maximum(sse, 1e-300) / n) + parameters * np.log(n)
+    return bic
 
 
 def fit_at_breaks(series: np.ndarray, break_index: np.ndarray, columns: np.ndarray) -> np.ndarray:

@@ -21,10 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy.optimize import minimize
 from scipy.special import betaln, digamma, gammaln
 
 MIN_CUSTOMERS = 20  # fewer than this and the population's rhythm is not estimable
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -37,13 +41,18 @@ class PurchaseModel:
     def as_list(self) -> list[float]:
         return [self.alpha, self.beta, self.gamma, self.delta]
 
+    def as_tuple(self) -> tuple[float, float, float, float]:
+        return (self.alpha, self.beta, self.gamma, self.delta)
+
 
 # Used when a portfolio is too small to fit: a weak prior (purchase and dropout probabilities
 # spread over (0, 1), mean p = 0.5, mean θ = 0.1), so each customer's own history decides.
 DEFAULT_MODEL = PurchaseModel(alpha=1.0, beta=1.0, gamma=0.5, delta=4.5)
 
 
-def activity_summary(active: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, ...]:
+def activity_summary(
+    active: np.ndarray, valid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x, t_x, n) per row of a boolean month matrix: repeat months after the first active
     month, the last active month counted from the first, and the months after the first.
     Rows with no active month get x = t_x = n = 0 (``valid`` False)."""
@@ -54,12 +63,22 @@ def activity_summary(active: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray,
     return x, np.where(valid, last - first, 0), np.where(valid, width - 1 - first, 0)
 
 
-def _log_likelihood(log_params: np.ndarray, x, t_x, n, weights) -> float:
+def _log_likelihood(
+    log_params: np.ndarray, x: FloatArray, t_x: FloatArray, n: FloatArray, weights: FloatArray
+) -> float:
     alpha, beta, gamma, delta = np.exp(log_params)
     return float(np.sum(weights * _row_log_likelihood(alpha, beta, gamma, delta, x, t_x, n)))
 
 
-def _terms(alpha, beta, gamma, delta, x, t_x, n):
+def _terms(
+    alpha: float,
+    beta: float,
+    gamma: float,
+    delta: float,
+    x: FloatArray,
+    t_x: FloatArray,
+    n: FloatArray,
+) -> tuple[FloatArray, FloatArray, IntArray, IntArray, IntArray]:
     """The likelihood's terms per row: alive through all n months, and died after month
     t_x + i (i = 0 … n − t_x − 1; −inf past a row's last), with what the gradient needs.
 
@@ -84,13 +103,24 @@ def _terms(alpha, beta, gamma, delta, x, t_x, n):
     return alive, died, later, without, whole
 
 
-def _row_log_likelihood(alpha, beta, gamma, delta, x, t_x, n) -> np.ndarray:
+def _row_log_likelihood(
+    alpha: float,
+    beta: float,
+    gamma: float,
+    delta: float,
+    x: FloatArray,
+    t_x: FloatArray,
+    n: FloatArray,
+) -> np.ndarray:
     """log L(α, β, γ, δ | x, t_x, n), equation (5) of the paper."""
     alive, died, *_ = _terms(alpha, beta, gamma, delta, x, t_x, n)
-    return np.logaddexp(alive, np.logaddexp.reduce(died, axis=1, initial=-np.inf))
+    log_l: FloatArray = np.logaddexp(alive, np.logaddexp.reduce(died, axis=1, initial=-np.inf))
+    return log_l
 
 
-def _value_and_gradient(log_params: np.ndarray, x, t_x, n, weights) -> tuple[float, np.ndarray]:
+def _value_and_gradient(
+    log_params: np.ndarray, x: FloatArray, t_x: FloatArray, n: FloatArray, weights: FloatArray
+) -> tuple[float, np.ndarray]:
     """Σ weights · log L and its gradient in (log α, log β, log γ, log δ): each term's
     log-Beta derivatives (ψ(a) − ψ(a + b), ψ(b) − ψ(a + b)) weighted by the term's share of
     its row's likelihood. One evaluation per step of the fit instead of five."""
@@ -139,13 +169,13 @@ def fit_purchase_model(x: np.ndarray, t_x: np.ndarray, n: np.ndarray) -> Purchas
     keep = n > 0
     if keep.sum() < MIN_CUSTOMERS:
         return DEFAULT_MODEL
-    patterns, weights = np.unique(
+    patterns, counts = np.unique(
         np.stack([x[keep], t_x[keep], n[keep]], axis=1).astype(np.int64),
         axis=0,
         return_counts=True,
     )
     px, pt, pn = (patterns[:, i].astype(np.float64) for i in range(3))
-    weights = weights.astype(np.float64)
+    weights = counts.astype(np.float64)
     total = weights.sum()
 
     def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
@@ -158,15 +188,20 @@ def fit_purchase_model(x: np.ndarray, t_x: np.ndarray, n: np.ndarray) -> Purchas
     return PurchaseModel(float(alpha), float(beta), float(gamma), float(delta))
 
 
-def probability_alive(model: PurchaseModel, x, t_x, n) -> np.ndarray:
+def probability_alive(
+    model: PurchaseModel, x: npt.ArrayLike, t_x: npt.ArrayLike, n: npt.ArrayLike
+) -> np.ndarray:
     """P(still alive at the next month | x, t_x, n), equation (11) of the paper."""
     a, b, g, d = model.as_list()
     x, t_x, n = (np.asarray(v, dtype=np.float64) for v in (x, t_x, n))
     alive_next = betaln(a + x, b + n - x) - betaln(a, b) + betaln(g, d + n + 1) - betaln(g, d)
-    return np.exp(alive_next - _row_log_likelihood(a, b, g, d, x, t_x, n))
+    alive: FloatArray = np.exp(alive_next - _row_log_likelihood(a, b, g, d, x, t_x, n))
+    return alive
 
 
-def expected_purchases(model: PurchaseModel, x, t_x, n, months: int) -> np.ndarray:
+def expected_purchases(
+    model: PurchaseModel, x: npt.ArrayLike, t_x: npt.ArrayLike, n: npt.ArrayLike, months: int
+) -> np.ndarray:
     """Expected months with a purchase among the next ``months`` (equation 13 of the paper)."""
     a, b, g, d = model.as_list()
     x, t_x, n = (np.asarray(v, dtype=np.float64) for v in (x, t_x, n))
@@ -180,4 +215,5 @@ def expected_purchases(model: PurchaseModel, x, t_x, n, months: int) -> np.ndarr
         betaln(a + x, b + n - x) - betaln(a, b) + betaln(g, d + n + 1) - betaln(g, d) - log_l
     )
     rate = np.exp(buying - (betaln(a + x, b + n - x) - betaln(a, b)))
-    return alive_next * rate * survival.sum(axis=1)
+    expected: FloatArray = alive_next * rate * survival.sum(axis=1)
+    return expected

@@ -9,7 +9,7 @@ to rounding, and a portfolio is decomposed with two matrix products.
 Why not robust STL: on 24–36 months each seasonal sub-series has 2–3 points, the
 robustness weights can collapse, and the trend jumps with tiny input changes. Spikes
 are handled by the anomaly step instead (see ``core.analyze``): flagged months are
-replaced by their expected value and the decomposition is run again.
+replaced by their expected order before the decomposition.
 """
 
 from __future__ import annotations

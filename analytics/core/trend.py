@@ -4,6 +4,7 @@ pairwise differences of each row. Rows are equal-length series without NaN."""
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 # scipy.special, not scipy.stats: the same normal tail (norm.sf(x) is ndtr(−x)) without the
 # 0.8 s that importing scipy.stats adds to every process that loads the app.
@@ -15,7 +16,8 @@ def row_median(values: np.ndarray) -> np.ndarray:
     times faster than np.median's partition."""
     ordered = np.sort(values, axis=1)
     width = values.shape[1]
-    return (ordered[:, (width - 1) // 2] + ordered[:, width // 2]) / 2.0
+    median: npt.NDArray[np.float64] = (ordered[:, (width - 1) // 2] + ordered[:, width // 2]) / 2.0
+    return median
 
 
 def _pairs(length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -56,13 +58,13 @@ def lag1_autocorrelation(residual: np.ndarray, mask: np.ndarray | None = None) -
     denominator = (centred**2).sum(axis=1)
     numerator = (centred * previous).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        rho = numerator / denominator
+        rho: npt.NDArray[np.float64] = numerator / denominator
     return np.nan_to_num(rho, nan=0.0)
 
 
 def mann_kendall(
     series: np.ndarray, *, rho1: np.ndarray | None = None, mask: np.ndarray | None = None
-):
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """S, its variance (tie-corrected, inflated for positive lag-1 autocorrelation),
     and the two-sided p-value, per row; with ``mask``, over each row's masked cells only
     (n is then the row's count of them). A degenerate row — fewer than 3 values, or all of
@@ -100,12 +102,17 @@ def mann_kendall(
 
 def ar1_variance_factor(rho1: np.ndarray, n: int | np.ndarray) -> np.ndarray:
     rho = np.clip(rho1, 0.0, 0.95)[:, None]
-    n = np.maximum(np.broadcast_to(np.asarray(n, dtype=float), rho1.shape), 1.0)[:, None]
-    lags = np.arange(1, max(int(n.max(initial=0)), 1))[None, :]
-    return 1 + 2 * (np.clip(1 - lags / n, 0.0, None) * rho**lags).sum(axis=1)
+    counts = np.maximum(np.broadcast_to(np.asarray(n, dtype=float), rho1.shape), 1.0)[:, None]
+    lags = np.arange(1, max(int(counts.max(initial=0)), 1))[None, :]
+    factor: npt.NDArray[np.float64] = 1 + 2 * (
+        np.clip(1 - lags / counts, 0.0, None) * rho**lags
+    ).sum(axis=1)
+    return factor
 
 
-def theil_sen(series: np.ndarray, *, confidence: float = 0.95):
+def theil_sen(
+    series: np.ndarray, *, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Slope (per step), its confidence interval and intercept, as scipy.stats.theilslopes
     computes them (Sen's interval from the Kendall variance), for every row."""
     n = series.shape[1]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from accounts.access import team_view
+from accounts.access import TeamRequest, team_view
 from accounts.models import Team
 from analytics.services.customer import customer_diagnostics
 
@@ -15,7 +15,7 @@ TEMPLATE = "analytics/customer_detail.html"
 
 @team_view()
 @require_safe
-def customer_detail(request: HttpRequest, team: Team, customer_id: str) -> HttpResponse:
+def customer_detail(request: TeamRequest, team: Team, customer_id: str) -> HttpResponse:
     """``customer_id`` is the uploaded id, decoded from the URL (it may hold "/")."""
     diagnostics = customer_diagnostics(team=team, external_id=customer_id)
     if diagnostics is None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from accounts.access import team_view
+from accounts.access import TeamRequest, team_view
 from accounts.models import Role, Team
-from analytics.risk import customer_url_builder
+from analytics.links import customer_url_builder
 from analytics.services.dashboard import Dashboard, dashboard_summary
 from analytics.services.window import team_data_months
 from customers.services import uploads_for_team
@@ -18,7 +18,7 @@ TEMPLATE = "analytics/dashboard.html"
 
 @team_view()
 @require_safe
-def dashboard(request: HttpRequest, team: Team) -> HttpResponse:
+def dashboard(request: TeamRequest, team: Team) -> HttpResponse:
     summary = dashboard_summary(team=team)
     first_month, last_month = team_data_months(team=team)
     is_admin = request.membership.role == Role.ADMIN
@@ -57,6 +57,7 @@ def chart_data(summary: Dashboard) -> dict | None:
     if summary.run is None:
         return None
     heatmap = summary.heatmap
+    assert heatmap is not None  # dashboard_summary gives one with every run
     return {
         "distribution": [
             {"level": level, "label": label, "customers": count}

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
 
-from accounts.access import team_view
+from accounts.access import TeamRequest, team_view
 from accounts.models import Team
 from analytics.models import current_run
-from analytics.risk import LEVEL_CHOICES, SORT_COLUMNS, RiskQuery, risk_csv_rows, risk_page
+from analytics.selectors.risk import (
+    LEVEL_CHOICES,
+    SORT_COLUMNS,
+    RiskQuery,
+    risk_csv_rows,
+    risk_page,
+)
 
 TEMPLATE = "analytics/customers.html"
 
 
 @team_view()
 @require_safe
-def customer_list(request: HttpRequest, team: Team) -> HttpResponse:
+def customer_list(request: TeamRequest, team: Team) -> HttpResponse:
     """The whole page, or only the table for an HTMX swap (same checks: ``team_view``).
 
     A history restore (back button after the cache missed) gets the whole page: htmx swaps
@@ -29,7 +35,7 @@ def customer_list(request: HttpRequest, team: Team) -> HttpResponse:
     base_url = reverse("customer_list", args=[team.slug])
     page = risk_page(run=run, query=query, team_slug=team.slug) if run else None
     htmx = getattr(request, "htmx", None)
-    partial = bool(htmx) and not htmx.history_restore_request
+    partial = bool(htmx and not htmx.history_restore_request)
     context = {
         "run": run,
         "query": query,
@@ -83,7 +89,7 @@ def _columns(query: RiskQuery, base_url: str) -> list[dict]:
 
 @team_view()
 @require_safe
-def customer_export(request: HttpRequest, team: Team) -> StreamingHttpResponse:
+def customer_export(request: TeamRequest, team: Team) -> StreamingHttpResponse:
     """The table as filtered and sorted, every page, as CSV (viewers may export)."""
     query = RiskQuery.from_params(request.GET)
     run = current_run(team)

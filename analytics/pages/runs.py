@@ -7,11 +7,11 @@ from datetime import date
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from accounts.access import team_view
+from accounts.access import TeamRequest, team_view
 from accounts.models import Role, Team
 from analytics.core import Params
 from analytics.models import ACTIVE, AnalysisRun, RunStatus, current_run
@@ -110,13 +110,13 @@ class RunStartForm(forms.Form):
 
 @team_view()
 @require_safe
-def run_list(request: HttpRequest, team: Team) -> HttpResponse:
+def run_list(request: TeamRequest, team: Team) -> HttpResponse:
     return _render_runs(request, team, RunStartForm())
 
 
 @team_view(Role.ANALYST)
 @require_POST
-def run_start(request: HttpRequest, team: Team) -> HttpResponse:
+def run_start(request: TeamRequest, team: Team) -> HttpResponse:
     form = RunStartForm(request.POST)
     if not form.is_valid():
         return _render_runs(request, team, form, status=400)
@@ -137,7 +137,7 @@ def run_start(request: HttpRequest, team: Team) -> HttpResponse:
 
 
 def _render_runs(
-    request: HttpRequest, team: Team, form: RunStartForm, status: int = 200
+    request: TeamRequest, team: Team, form: RunStartForm, status: int = 200
 ) -> HttpResponse:
     page = Paginator(runs_for_team(team=team), RUNS_PER_PAGE).get_page(request.GET.get("page"))
     runs = list(page.object_list)
@@ -190,7 +190,7 @@ def _get_run(team: Team, run_id: int) -> AnalysisRun:
 
 @team_view()
 @require_safe
-def run_detail(request: HttpRequest, team: Team, run_id: int) -> HttpResponse:
+def run_detail(request: TeamRequest, team: Team, run_id: int) -> HttpResponse:
     run = _get_run(team, run_id)
     return render(
         request, "analytics/run_detail.html", {"run": run, "current_run": current_run(team)}
@@ -199,7 +199,7 @@ def run_detail(request: HttpRequest, team: Team, run_id: int) -> HttpResponse:
 
 @team_view()
 @require_safe
-def run_status_partial(request: HttpRequest, team: Team, run_id: int) -> HttpResponse:
+def run_status_partial(request: TeamRequest, team: Team, run_id: int) -> HttpResponse:
     run = _get_run(team, run_id)
     return render(
         request,

@@ -3,12 +3,12 @@ and level mix, each linking to the risk table filtered to it."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
-from accounts.access import team_view
+from accounts.access import TeamRequest, team_view
 from accounts.models import Team
 from analytics.models import current_run
 from analytics.services.segments import segment_overview
@@ -18,7 +18,7 @@ TEMPLATE = "analytics/segments.html"
 
 @team_view()
 @require_safe
-def segment_list(request: HttpRequest, team: Team) -> HttpResponse:
+def segment_list(request: TeamRequest, team: Team) -> HttpResponse:
     run = current_run(team)
     overview = segment_overview(run=run) if run else None
     return render(

@@ -1,6 +1,6 @@
 """The risk table: one run's customer results filtered, sorted and paged from a query string.
 
-The query string is the whole state of the table (INTERFACES.md: ``level``, ``segment``, ``q``,
+The query string is the whole state of the table (docs/interfaces.md: ``level``, ``segment``, ``q``,
 ``sort``, ``page``), so a pushed URL, a bookmark or the back button renders the same table.
 Unknown or malformed values are ignored, never an error: the URL is user input.
 
@@ -16,15 +16,16 @@ Speed at 100k customers:
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from django.db.models import F, QuerySet
-from django.urls import reverse
+from django.db.models.expressions import OrderBy
 
-from analytics.core.analyze import UNJUDGED
-from analytics.models import LEVEL_LABELS, AnalysisRun, CustomerResult, Segment
+from analytics.core import UNJUDGED
+from analytics.links import customer_url_builder
+from analytics.models import LEVEL_LABELS, RISK_SORTS, AnalysisRun, CustomerResult, Segment
 from analytics.services.export import BATCH, RESULT_COLUMNS, cell, neutralise
 from customers.models import Customer
 
@@ -36,36 +37,10 @@ LEVEL_CHOICES: tuple[tuple[str, str], ...] = (
     (LEVEL_NONE, "Insufficient data"),
 )
 
-# Sortable columns → the direction a first click sorts in (the "worst first" direction).
-# Indexed: revenue_at_risk (run, -revenue_at_risk), decline_level (run, decline_level) and
-# segment (run, segment); the others sort the run's rows (a top-N sort in PostgreSQL).
-SORT_COLUMNS: dict[str, str] = {
-    "decline_level": "desc",
-    "segment": "asc",
-    "revenue_at_risk": "desc",
-    "p_active": "asc",
-    "expected_revenue_12m": "desc",
-    "relative_change_12m": "asc",
-    "p_value": "asc",
-    "slope": "asc",
-    "revenue_mean": "desc",
-    "cv": "desc",
-    "active_months": "desc",
-    "onset_month": "desc",
-    "anomaly_count": "desc",
-}
-NULLABLE_SORTS = {
-    "decline_level",
-    "p_active",
-    "expected_revenue_12m",
-    "segment",
-    "relative_change_12m",
-    "p_value",
-    "slope",
-    "revenue_mean",
-    "cv",
-    "onset_month",
-}
+# Sortable columns → the direction a first click sorts in, and those that can be empty; both
+# from RISK_SORTS, the declaration the table's indexes are built from.
+SORT_COLUMNS: dict[str, str] = {sort.column: sort.first for sort in RISK_SORTS}
+NULLABLE_SORTS = frozenset(sort.column for sort in RISK_SORTS if sort.nullable)
 # Figures the core leaves empty for every customer with insufficient data: sorting the
 # "insufficient data" filter by one has no values to read, only the empties (looking for
 # values walked the whole run's index: 250 ms at 100,000 customers).
@@ -225,7 +200,9 @@ def _page_rows(results: QuerySet, query: RiskQuery, start: int, count: int) -> l
     column = query.sort_column
     # Plain ASC/DESC: with NULLS LAST, a backward index scan (which yields NULLS FIRST)
     # would not match and PostgreSQL would sort, even where no null can occur.
-    order = [F(column).desc(), F("pk").desc()] if query.descending else [column, "pk"]
+    order: list[OrderBy | str] = (
+        [F(column).desc(), F("pk").desc()] if query.descending else [column, "pk"]
+    )
     ordered = results.order_by(*order)
     if column not in NULLABLE_SORTS:
         return list(ordered.values(*ROW_FIELDS)[start : start + count])
@@ -296,25 +273,6 @@ def _known_total(
     return run.customers_count
 
 
-def customer_url_builder(*, team_slug: str) -> Callable[[str], str]:
-    """external id → the customer's diagnostics page ``/t/<team>/customers/<id>/``, the id
-    percent-encoded as one path segment ("/" too), so that no browser or proxy resolves a
-    "../" inside an id to another page; the server decodes it back. An id that is a whole dot
-    segment ("." or "..") would still be resolved away, so it links to the risk table
-    searched for it instead."""
-    base = reverse("customer_list", args=[team_slug])
-
-    def url(external_id: str) -> str:
-        if external_id in DOT_SEGMENTS:
-            return f"{base}?{urlencode({'q': external_id})}"
-        return f"{base}{quote(external_id, safe='')}/"
-
-    return url
-
-
-DOT_SEGMENTS = frozenset({".", ".."})
-
-
 # --- CSV export -----------------------------------------------------------------------------
 
 
@@ -332,6 +290,6 @@ def risk_csv_rows(*, run: AnalysisRun | None, query: RiskQuery) -> Iterator[str]
     if run is None:
         return
     fields = ["customer__external_id", *RESULT_COLUMNS[1:]]
-    rows: Iterable = risk_results(run=run, query=query).values_list(*fields)
+    rows = risk_results(run=run, query=query).values_list(*fields)
     for row in rows.iterator(chunk_size=BATCH):
         yield writer.writerow([neutralise(cell(value)) for value in row])

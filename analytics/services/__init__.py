@@ -11,6 +11,7 @@ from .finish import WAITING, analysis_run_finish, read_figures
 from .matrix import RevenueMatrix, revenue_matrix_read
 from .runs import (
     MAX_SEGMENTS,
+    analysis_chunks_queue,
     analysis_run_claim,
     analysis_run_fail,
     analysis_run_plan,
@@ -34,6 +35,7 @@ __all__ = [
     "RunInProgress",
     "Window",
     "analysis_chunk_run",
+    "analysis_chunks_queue",
     "analysis_chunks_run_here",
     "analysis_run_claim",
     "analysis_run_fail",

@@ -30,7 +30,7 @@ from analytics.models import (
     RunStatus,
     pack_series,
 )
-from customers.ingest.writing import load_frame
+from revtrend_site.bulk import load_frame
 
 from .matrix import RevenueMatrix, revenue_matrix_read
 from .runs import CHUNKS_PROGRESS, PLANNED_PROGRESS, analysis_run_fail, run_params
@@ -61,8 +61,8 @@ class _Skip(Exception):
 
 
 def analysis_chunk_run(*, run_id: int, number: int) -> str:
-    chunk = AnalysisChunk.objects.select_related("run").filter(run_id=run_id, number=number)
-    chunk = chunk.first()
+    chunks = AnalysisChunk.objects.select_related("run")
+    chunk = chunks.filter(run_id=run_id, number=number).first()
     if chunk is None or chunk.status != ChunkStatus.PENDING:
         return "skipped: chunk already done"
     if chunk.run.status != RunStatus.RUNNING:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from accounts.models import Team
+from analytics.core import CHART_SERIES
 from analytics.models import (
     LEVEL_LABELS,
     AnalysisRun,
@@ -25,17 +26,9 @@ from analytics.models import (
 )
 from customers.models import Customer, RevenueRecord
 
-# The series the chart draws, in the order of its legend (``seasonal`` is only a part of
-# ``expected`` and is not drawn on its own).
-CHART_LINES: tuple[str, ...] = (
-    "trend",
-    "expected",
-    "underlying",
-    "theil_sen",
-    "theil_sen_low",
-    "theil_sen_high",
-    "moving_average",
-)
+# The series the chart draws, in the order of its legend: the core's, but ``seasonal``,
+# which is only a part of ``expected``.
+CHART_LINES: tuple[str, ...] = tuple(name for name in CHART_SERIES if name != "seasonal")
 
 
 @dataclass(frozen=True)
@@ -145,6 +138,7 @@ def customer_diagnostics(*, team: Team, external_id: str) -> CustomerDiagnostics
     history = _level_history(team=team, customer=customer, current=run)
     if result is None:
         return CustomerDiagnostics(customer=customer, run=run, result=None, history=history)
+    assert run is not None  # the result is the current run's
     months, revenue, series = _span(customer, run, result)
     anomalies = list(Anomaly.objects.filter(run=run, customer=customer).order_by("month"))
     return CustomerDiagnostics(
@@ -176,7 +170,7 @@ def _span(
     )
     first = customer.first_month or run.window_start
     start = next((i for i, month in enumerate(months) if month >= first), len(months))
-    revenue = [float(amounts.get(month, 0)) for month in months[start:]]
+    revenue: list[float | None] = [float(amounts.get(month, 0)) for month in months[start:]]
     series = {
         name: values[start:] if len(values) == len(months) else []
         for name, values in result.series().items()

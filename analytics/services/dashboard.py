@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Sum
 
@@ -21,7 +22,19 @@ from accounts.models import Team
 from analytics.models import LEVEL_LABELS, AnalysisRun, CustomerResult, RunStatus
 from customers.models import RevenueRecord
 
-LEVELS = (0, 1, 2, 3)
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    class _PreviousFigures(TypedDict):
+        """What ``_paired_results`` annotates a run's result with from the previous run's."""
+
+        previous_level: int | None
+        previous_risk: Decimal
+        risk_change: Decimal
+
+    PairedResults = QuerySet[WithAnnotations[CustomerResult, _PreviousFigures]]
+
+LEVELS = tuple(LEVEL_LABELS)
 HIGH_RISK_LEVEL = 2  # levels 2 and 3 are "high risk"
 MOVERS_SHOWN = 10
 
@@ -54,7 +67,7 @@ class Heatmap:
         """(level, customers, averages per month) for each level."""
         return list(zip(LEVELS, self.customers, self.averages, strict=True))
 
-    def month_rows(self) -> list[tuple[date, list[float | None]]]:
+    def month_rows(self) -> list[tuple[date, tuple[float | None, ...]]]:
         """(month, averages per level) for each month: the table under the chart."""
         return list(zip(self.months, zip(*self.averages, strict=True), strict=True))
 
@@ -238,7 +251,7 @@ def run_movers(*, run: AnalysisRun, previous: AnalysisRun) -> Movers:
     return Movers(previous_run=previous, lists=lists, compared=counts["compared"])
 
 
-def _paired_results(*, run: AnalysisRun, previous: AnalysisRun) -> QuerySet[CustomerResult]:
+def _paired_results(*, run: AnalysisRun, previous: AnalysisRun) -> PairedResults:
     """The run's results joined to the previous run's result of the same customer."""
     return (
         CustomerResult.objects.filter(run=run)
@@ -256,7 +269,7 @@ def _paired_results(*, run: AnalysisRun, previous: AnalysisRun) -> QuerySet[Cust
     )
 
 
-def _movers(rows: QuerySet[CustomerResult]) -> list[Mover]:
+def _movers(rows: PairedResults) -> list[Mover]:
     values = rows.values_list(
         "customer__external_id",
         "decline_level",

@@ -1,4 +1,4 @@
-"""A run's results and anomalies as CSV (INTERFACES.md, `export_results`)."""
+"""A run's results and anomalies as CSV (docs/interfaces.md, `export_results`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import TextIO
 from analytics.core import FIGURES
 from analytics.models import AnalysisRun, Anomaly, CustomerResult
 
-# INTERFACES.md's order: the core's figures with the segment after the level.
+# docs/interfaces.md's order: the core's figures with the segment after the level.
 RESULT_COLUMNS: tuple[str, ...] = ("customer_id", FIGURES[0], "segment", *FIGURES[1:])
 ANOMALY_EXPORT_COLUMNS: tuple[str, ...] = ("customer_id", "month", "revenue", "expected", "zscore")
 BATCH = 5000

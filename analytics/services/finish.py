@@ -21,7 +21,7 @@ from analytics.models import (
     RunStatus,
     Segment,
 )
-from customers.ingest.writing import analyze_tables, create_stage, load_frame
+from revtrend_site.bulk import analyze_tables, create_stage, load_frame
 
 from .runs import analysis_run_fail, run_params
 from .sql import read_frame

@@ -45,4 +45,4 @@ def purchase_model_fit(
     last = np.array([month_number(row[1]) for row in rows], dtype=np.int64)
     months = np.array([row[2] for row in rows], dtype=np.int64)
     model = fit_purchase_model(months - 1, last - first, end - first)
-    return tuple(model.as_list())
+    return model.as_tuple()

@@ -17,7 +17,7 @@ from django.utils import timezone
 from analytics.models import ACTIVE, AnalysisChunk, AnalysisRun, ChunkStatus, RunStatus
 from revtrend_site.queueing import enqueue, recover_each, stalled, touch
 
-from .runs import analysis_run_fail
+from .runs import FINISH_TASK, RUN_TASK, analysis_chunks_queue, analysis_run_fail
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +41,6 @@ def _recover(run: AnalysisRun, give_up_before: datetime) -> str:
 
 
 def _pending(run: AnalysisRun, give_up_before: datetime) -> str:
-    from analytics.tasks import analysis_run_task
-
     if run.created_at < give_up_before:
         analysis_run_fail(
             run_id=run.pk,
@@ -52,13 +50,11 @@ def _pending(run: AnalysisRun, give_up_before: datetime) -> str:
         return "failed: never taken by a worker"
     if not touch(AnalysisRun, run):
         return ""
-    enqueue(analysis_run_task, run.pk)  # lost with a broker restart? a second copy is harmless
+    enqueue(RUN_TASK, run.pk)  # lost with a broker restart? a second copy is harmless
     return "queued again"
 
 
 def _planning(run: AnalysisRun) -> str:
-    from analytics.tasks import analysis_run_task
-
     if run.attempts >= MAX_ATTEMPTS:
         analysis_run_fail(
             run_id=run.pk,
@@ -68,13 +64,11 @@ def _planning(run: AnalysisRun) -> str:
         return "failed: planning stopped its worker"
     if not touch(AnalysisRun, run, status=RunStatus.PENDING, stage="queued", progress=0):
         return ""
-    enqueue(analysis_run_task, run.pk)
+    enqueue(RUN_TASK, run.pk)
     return "planning again"
 
 
 def _chunks(run: AnalysisRun) -> str:
-    from analytics.tasks import analysis_chunks_dispatch, analysis_finish_task
-
     waiting = list(
         AnalysisChunk.objects.filter(run=run).exclude(status=ChunkStatus.DONE).order_by("number")
     )
@@ -90,7 +84,7 @@ def _chunks(run: AnalysisRun) -> str:
     if not touch(AnalysisRun, run):
         return ""
     if not waiting:  # every chunk written, the finishing step died or was never sent
-        enqueue(analysis_finish_task, run.pk)
+        enqueue(FINISH_TASK, run.pk)
         return "finishing"
-    analysis_chunks_dispatch(run.pk, [chunk.number for chunk in waiting])
+    analysis_chunks_queue(run.pk, [chunk.number for chunk in waiting])
     return f"{len(waiting)} chunk(s) queued again"

@@ -6,7 +6,10 @@ import dataclasses
 import logging
 import time
 from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
 
+from celery import chain, chord
+from celery.backends.base import DisabledBackend
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -21,16 +24,27 @@ from analytics.models import (
     ChunkStatus,
     RunPurpose,
     RunStatus,
+    current_run,
 )
 from audit.services import audit_record
-from revtrend_site.queueing import QueueUnavailable, enqueue_on_commit, wait_finished
+from customers.models import Upload, UploadStatus
+from revtrend_site.celery import app as celery_app
+from revtrend_site.queueing import QueueUnavailable, enqueue_on_commit, task_named, wait_finished
 
 from .errors import AnalysisError, RunInProgress
 from .matrix import window_customers
 from .purchase import purchase_model_fit
-from .window import analysis_window
+from .window import Window, analysis_window
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 logger = logging.getLogger(__name__)
+
+# The run's tasks, queued by name (analytics/tasks.py imports this module, not the reverse).
+RUN_TASK = "analytics.tasks.analysis_run_task"
+CHUNK_TASK = "analytics.tasks.analysis_chunk_task"
+FINISH_TASK = "analytics.tasks.analysis_finish_task"
 
 PLANNED_PROGRESS = 5  # progress once the chunks are queued; chunks take it to 90
 CHUNKS_PROGRESS = 85
@@ -42,7 +56,7 @@ TIMING_ORDER = ("plan", "read", "compute", "write", "segment", "finish", "total"
 def params_from_dict(values: dict) -> Params:
     """Params back from a run's JSON (lists become the tuples they were)."""
     known = {f.name: f for f in dataclasses.fields(Params)}
-    kwargs = {
+    kwargs: dict[str, Any] = {
         name: tuple(value) if isinstance(value, list) else value
         for name, value in values.items()
         if name in known
@@ -58,7 +72,7 @@ def analysis_run_start(
     *,
     team: Team,
     params: Params,
-    user=None,
+    user: User | AnonymousUser | None = None,
     window_end: date | None = None,
     purpose: str = RunPurpose.ANALYSIS,
 ) -> AnalysisRun:
@@ -86,9 +100,13 @@ def analysis_run_start(
     return run
 
 
-def _create_and_queue(team: Team, params: Params, user, window, purpose: str) -> AnalysisRun:
-    from analytics.tasks import analysis_run_task
-
+def _create_and_queue(
+    team: Team,
+    params: Params,
+    user: User | AnonymousUser | None,
+    window: Window,
+    purpose: str,
+) -> AnalysisRun:
     with transaction.atomic():
         # One start at a time per team (the same lock an import's write takes).
         Team.objects.select_for_update().filter(pk=team.pk).first()
@@ -106,7 +124,7 @@ def _create_and_queue(team: Team, params: Params, user, window, purpose: str) ->
             stage="queued",
         )
         enqueue_on_commit(
-            analysis_run_task,
+            RUN_TASK,
             run.pk,
             on_failure=lambda reason: analysis_run_fail(run_id=run.pk, error=reason),
         )
@@ -114,8 +132,9 @@ def _create_and_queue(team: Team, params: Params, user, window, purpose: str) ->
 
 
 def _retire_or_refuse_active(team: Team) -> None:
-    active = AnalysisRun.objects.filter(team=team, status__in=ACTIVE).analyses()
-    active = active.latest_first().first()
+    active = (
+        AnalysisRun.objects.filter(team=team, status__in=ACTIVE).analyses().latest_first().first()
+    )
     if active is None:
         return
     stale_after = timedelta(seconds=2 * settings.CELERY_TASK_TIME_LIMIT)
@@ -205,6 +224,16 @@ def analysis_run_plan(*, run: AnalysisRun) -> list[int] | None:
     return [chunk.number for chunk in chunks]
 
 
+def analysis_chunks_queue(run_id: int, numbers: list[int]) -> None:
+    """Queue these chunks of the run, then its finishing step once they are all done."""
+    header = [task_named(CHUNK_TASK).si(run_id, number) for number in numbers]
+    body = task_named(FINISH_TASK).si(run_id)
+    if not isinstance(celery_app.backend, DisabledBackend):
+        chord(header)(body)
+    else:  # a chord needs a result backend; without one the chunks run one after another
+        chain(*header, body).delay()
+
+
 def analysis_run_fail(*, run_id: int, error: str) -> bool:
     """Mark a live run FAILED with its reason; the team's previous results stay current."""
     failed = AnalysisRun.objects.filter(pk=run_id, status__in=ACTIVE).update(
@@ -239,9 +268,6 @@ def run_for_team(*, team: Team, run_id: int) -> AnalysisRun | None:
 
 def results_are_current(*, team: Team) -> bool:
     """Has the team a succeeded run started after its latest import finished?"""
-    from analytics.models import current_run
-    from customers.models import Upload, UploadStatus
-
     run = current_run(team)
     if run is None:
         return False

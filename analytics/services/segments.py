@@ -9,12 +9,14 @@ presentation: shares of the run's customers and the features turned back into th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 from django.db.models import Count
 
 from analytics.models import AnalysisRun, CustomerResult, Segment
 
 LEVELS: tuple[int, ...] = (0, 1, 2, 3)
+LevelCounts = tuple[int, int, int, int]  # a count per level of LEVELS
 # Segment colours --segment-0..7 in the stylesheet, shared by the radar and the table.
 PALETTE_SIZE = 8
 
@@ -34,7 +36,7 @@ AXES: dict[str, str] = {
 class LevelMix:
     """How many of a segment's customers are at each decline level."""
 
-    counts: tuple[int, int, int, int]  # levels 0..3
+    counts: LevelCounts  # levels 0..3
     insufficient: int = 0
 
     @property
@@ -151,7 +153,10 @@ def _level_mixes(run: AnalysisRun) -> dict[int | None, LevelMix]:
     for segment, level, customers in grouped:
         counts.setdefault(segment, {})[level] = customers
     return {
-        segment: LevelMix(tuple(by_level.get(level, 0) for level in LEVELS), by_level.get(None, 0))
+        segment: LevelMix(
+            cast(LevelCounts, tuple(by_level.get(level, 0) for level in LEVELS)),
+            by_level.get(None, 0),
+        )
         for segment, by_level in counts.items()
     }
 

@@ -1,6 +1,6 @@
 """Set-based reads and writes shared by the analysis services.
 
-Writes go through customers.ingest.writing.load_frame (``COPY`` on PostgreSQL); reads of
+Writes go through revtrend_site.bulk.load_frame (``COPY`` on PostgreSQL); reads of
 many rows go through ``read_frame`` (``COPY … TO`` on PostgreSQL, one fetch elsewhere),
 never one query per customer.
 """

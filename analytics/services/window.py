@@ -1,4 +1,4 @@
-"""Which months an analysis looks at (METHOD.md, "Input").
+"""Which months an analysis looks at (docs/method.md §0).
 
 The window ends at the last complete month of the team's data, unless the user picks a
 month. A final month whose last transaction is more than 3 days before the month's end is

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
@@ -34,8 +34,10 @@ class MonthlyTotals:
         return month_to_date(self.frame["month"].max())
 
 
-def month_to_date(month: np.datetime64) -> date:
-    return np.datetime64(month, "D").astype(date)
+def month_to_date(month: datetime) -> date:
+    """The first day of a month column's value (pandas gives it as a Timestamp)."""
+    day: date = np.datetime64(month, "D").astype(date)
+    return day
 
 
 def aggregate(parsed: ParsedTransactions) -> MonthlyTotals:

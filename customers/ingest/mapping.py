@@ -133,7 +133,15 @@ def resolve_mapping(headers: list[str], explicit: dict[str, str] | None = None) 
     else:
         chosen["quantity"] = chosen["price"] = None
     _check_complete(headers, chosen)
-    return ColumnMapping(**chosen)
+    customer, date = chosen["customer"], chosen["date"]
+    assert customer is not None and date is not None  # _check_complete raised otherwise
+    return ColumnMapping(
+        customer=customer,
+        date=date,
+        amount=chosen["amount"],
+        quantity=chosen["quantity"],
+        price=chosen["price"],
+    )
 
 
 def _check_complete(headers: list[str], chosen: dict[str, str | None]) -> None:

@@ -7,13 +7,15 @@ row number and all of its reasons.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from . import IngestError
+from . import IngestError, RowError
 from .mapping import ColumnMapping
 from .reading import Table
 
@@ -38,6 +40,10 @@ _THOUSANDS_COMMA = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
 _DECIMAL_COMMA = re.compile(r"-?\d+,\d+")
 _THOUSANDS_DOT = re.compile(r"-?\d{1,3}(\.\d{3})+(,\d+)?")
 
+# A check of the rows: a mask of the rows it rejects, and the reason (or a function of the
+# row's index giving the reason, for reasons that quote the cell).
+Check = tuple[np.ndarray, str | Callable[[int], str]]
+
 
 @dataclass
 class ParsedTransactions:
@@ -46,7 +52,7 @@ class ParsedTransactions:
     cents: np.ndarray  # int64
     rows_read: int
     rejected: int = 0
-    errors: list[dict] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
     # The latest valid transaction date: the analysis uses it to tell a partial last month.
     last_date: date | None = None
 
@@ -156,7 +162,7 @@ def parse_dates(
         if has_tail.any():
             bad_tail = has_tail & ~tail.str.match(r"[T ]\d")
             parsed = parsed.mask(bad_tail)
-    days = parsed.to_numpy(dtype="datetime64[D]", copy=True)
+    days: npt.NDArray[np.datetime64] = parsed.to_numpy(dtype="datetime64[D]", copy=True)
     years = days.astype("datetime64[Y]").astype(np.int64) + 1970
     out_of_range = (years < MIN_YEAR) | (years > MAX_YEAR)
     days[out_of_range] = np.datetime64("NaT")
@@ -167,7 +173,10 @@ def round_to_cents(amounts: np.ndarray) -> np.ndarray:
     """Half a cent rounds away from zero, as money does (np.rint would round half to
     even). The nudge absorbs binary error: 1.005 is stored as 1.00499999999999989…"""
     with np.errstate(invalid="ignore", over="ignore"):
-        return np.sign(amounts) * np.floor(np.abs(amounts) * 100.0 + 0.5 + 1e-6)
+        cents: npt.NDArray[np.float64] = np.sign(amounts) * np.floor(
+            np.abs(amounts) * 100.0 + 0.5 + 1e-6
+        )
+        return cents
 
 
 def _show(value: str) -> str:
@@ -182,7 +191,7 @@ def parse_transactions(
     ids = restore_float_ids(frame[mapping.customer].str.strip())
     date_text = frame[mapping.date].str.strip()
     dates = parse_dates(date_text, date_format, date_cells=table.kind == "xlsx")
-    checks: list[tuple[np.ndarray, object]] = []
+    checks: list[Check] = []
     if _CONTROL.search("".join(ids.to_list())):  # one scan; the mask only when needed
         checks.append(
             (ids.str.contains(_CONTROL).to_numpy(), "customer id contains a control character")
@@ -202,7 +211,7 @@ def parse_transactions(
             f"customer id is longer than {MAX_ID_LENGTH} characters",
         )
     )
-    date_raw = frame[mapping.date].to_numpy()
+    date_raw: np.ndarray = frame[mapping.date].to_numpy()
     expected = f"format {date_format}" if date_format else "ISO format YYYY-MM-DD"
     checks.append(
         (np.isnat(dates) & (frame[mapping.date].str.strip() == "").to_numpy(), "date is blank")
@@ -218,6 +227,8 @@ def parse_transactions(
         amounts, amount_checks = _amount_checks(frame, mapping.amount, "amount")
         checks += amount_checks
     else:
+        # resolve_mapping gives quantity and price whenever it gives no amount
+        assert mapping.quantity is not None and mapping.price is not None
         quantity, q_checks = _amount_checks(frame, mapping.quantity, "quantity")
         price, p_checks = _amount_checks(frame, mapping.price, "unit price")
         checks += q_checks + p_checks
@@ -245,10 +256,10 @@ def parse_transactions(
     )
 
 
-def _amount_checks(frame: pd.DataFrame, column: str, label: str):
+def _amount_checks(frame: pd.DataFrame, column: str, label: str) -> tuple[np.ndarray, list[Check]]:
     raw = frame[column].to_numpy()
     values, reasons = parse_numbers(frame[column].str.strip())
-    checks = [
+    checks: list[Check] = [
         (reasons == "blank", f"{label} is blank"),
         (reasons == "nan", lambda i: f"{label} {_show(raw[i])} is not a finite number"),
         (reasons == "text", lambda i: f"{label} {_show(raw[i])} is not a number"),
@@ -256,8 +267,8 @@ def _amount_checks(frame: pd.DataFrame, column: str, label: str):
     return values, checks
 
 
-def _describe(row_numbers: np.ndarray, invalid: np.ndarray, checks) -> list[dict]:
-    errors = []
+def _describe(row_numbers: np.ndarray, invalid: np.ndarray, checks: list[Check]) -> list[RowError]:
+    errors: list[RowError] = []
     for i in np.flatnonzero(invalid)[:REPORTED_ERRORS]:
         reasons = [r(i) if callable(r) else r for mask, r in checks if mask[i]]
         errors.append({"row": int(row_numbers[i]), "reason": "; ".join(reasons) or "invalid"})

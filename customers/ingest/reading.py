@@ -8,12 +8,18 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from typing import TYPE_CHECKING, TypeVar, cast
 from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
 
 from . import IngestError
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+_Cell = TypeVar("_Cell")
 
 CSV_DELIMITERS = ",;\t|"
 XLSX_MAGIC = b"PK\x03\x04"
@@ -81,7 +87,7 @@ def sniff_delimiter(sample: str) -> str:
     except csv.Error:
         # Sniffer gives up on short or ragged files; the header decides.
         counts = {d: lines[0].count(d) for d in CSV_DELIMITERS}
-        best = max(counts, key=counts.get)
+        best = max(counts, key=counts.__getitem__)
         return best if counts[best] else ","
 
 
@@ -197,7 +203,9 @@ def _read_xlsx(data: bytes, *, max_rows: int | None) -> Table:
     try:
         if not workbook.worksheets:
             raise IngestError("The XLSX file cannot be opened: it has no worksheet.")
-        header, rows, numbers = _xlsx_rows(workbook.worksheets[0], max_rows)
+        # A workbook opened read_only has read-only sheets (the stubs know only the others).
+        sheet = cast("ReadOnlyWorksheet", workbook.worksheets[0])
+        header, rows, numbers = _xlsx_rows(sheet, max_rows)
     except _XLSX_ERRORS as exc:
         raise IngestError(f"The XLSX file is damaged and cannot be opened: {exc}") from None
     finally:
@@ -212,7 +220,7 @@ def _read_xlsx(data: bytes, *, max_rows: int | None) -> Table:
     return Table(frame, np.asarray(numbers, dtype=np.int64), "xlsx")
 
 
-def _without_trailing_blanks(values: tuple, number: int) -> tuple:
+def _without_trailing_blanks(values: tuple[_Cell, ...], number: int) -> tuple[_Cell, ...]:
     width = len(values)
     while width and values[width - 1] in (None, ""):
         width -= 1
@@ -223,14 +231,17 @@ def _without_trailing_blanks(values: tuple, number: int) -> tuple:
     return values[:width]
 
 
-def _xlsx_rows(sheet, max_rows: int | None):
+def _xlsx_rows(
+    sheet: ReadOnlyWorksheet, max_rows: int | None
+) -> tuple[list[str] | None, list[list[str]], list[int]]:
     header: list[str] | None = None
     rows: list[list[str]] = []
     numbers: list[int] = []
     # The sheet's own "dimension" may claim 16,384 columns × a million rows for a file of
     # a few rows: forget it, so rows come as wide as their cells and no padding is made.
     sheet.reset_dimensions()
-    for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+    # Ignored: types-openpyxl gives ReadOnlyWorksheet Worksheet's iter_rows, self type and all.
+    for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):  # type: ignore[misc]
         if number > MAX_XLSX_ROWS:
             raise IngestError(f"The sheet has more than {MAX_XLSX_ROWS:,} rows.")
         if len(values) > MAX_COLUMNS:

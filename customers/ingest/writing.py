@@ -1,7 +1,7 @@
 """Write monthly totals in one transaction, set-based.
 
-One loader moves a DataFrame into a table: ``COPY`` on PostgreSQL, a single
-``executemany`` elsewhere. The customers go through a small staging table and two
+Tables are filled through ``revtrend_site.bulk`` (``COPY`` on PostgreSQL, a single
+``executemany`` elsewhere). The customers go through a small staging table and two
 SQL statements (insert the new ones, widen the known ones' month span). Revenue rows
 then get their customer ids from one query and are loaded straight into the revenue
 table when nothing can conflict (a `replace`, or months the team has no data in), or
@@ -15,9 +15,13 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
+
+from revtrend_site.bulk import create_stage, load_frame
 
 from . import IngestError
 from .aggregate import MonthlyTotals
@@ -58,93 +62,14 @@ def write_monthly_totals(*, team_id: int, totals: MonthlyTotals, replace: bool) 
     return WriteResult(new_customers=new_customers, records_written=len(revenue))
 
 
-def load_frame(
-    cursor,
-    table: str,
-    columns: tuple[str, ...],
-    frame: pd.DataFrame,
-    *,
-    text_columns: tuple[str, ...] = (),
-) -> None:
-    """Insert ``frame``'s rows into ``table``: ``COPY`` on PostgreSQL, one ``executemany``
-    elsewhere. ``None``/NaN become NULL. ``text_columns`` keep an empty string as an empty
-    string (in COPY's CSV an unquoted empty field otherwise reads as NULL)."""
-    names = ", ".join(columns)
-    if connection.vendor == "postgresql":
-        options = "FORMAT csv"
-        if text_columns:
-            options += f", FORCE_NOT_NULL ({', '.join(text_columns)})"
-        with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN WITH ({options})") as copy:
-            copy.write(csv_text(frame))
-    else:
-        placeholders = ", ".join(["%s"] * len(columns))
-        cursor.executemany(
-            f"INSERT INTO {table} ({names}) VALUES ({placeholders})",
-            list(frame.itertuples(index=False, name=None)),
-        )
-
-
-def csv_text(frame: pd.DataFrame) -> str:
-    """``frame`` as the CSV that ``COPY … WITH (FORMAT csv)`` reads: one line per row, no
-    header, NULL as an unquoted empty field, text quoted where CSV needs it.
-
-    Built column by column with numpy (floats in their shortest round-trip form, as
-    ``repr`` writes them) and joined once: about 4× faster than ``DataFrame.to_csv`` on
-    the analysis results, whose long hex strings and float columns pandas' writer handles
-    field by field. Columns of any other dtype go through pandas."""
-    if not len(frame):
-        return ""
-    fields = [_csv_column(frame[name]) for name in frame.columns]
-    return "".join(",".join(row) + "\n" for row in zip(*fields, strict=True))
-
-
-def _csv_column(column: pd.Series) -> list[str]:
-    values = column.to_numpy()
-    kind = values.dtype.kind
-    if kind == "f":
-        text = values.astype(str)
-        return np.where(np.isnan(values), "", text).tolist()
-    if kind in "iu":
-        return values.astype(str).tolist()
-    if kind == "b":
-        return np.where(values, "t", "f").tolist()
-    if kind == "O":
-        return _csv_objects(values)
-    return column.to_frame().to_csv(index=False, header=False, lineterminator="\n").split("\n")[:-1]
-
-
-def _csv_objects(values: np.ndarray) -> list[str]:
-    """Text, ids, dates, hex: missing → NULL; a value that CSV would misread (empty, or
-    holding a comma, quote, line break or backslash-dot) is quoted, all the others are
-    written as they are, decided for the whole column at once when none needs quoting (the
-    usual case)."""
-    present = pd.notna(values)
-    texts = [value if type(value) is str else str(value) for value in values[present]]
-    joined = "\x1f".join(texts)
-    # A backslash-dot alone on a line would end the COPY's data: quoted, it is a value.
-    plain = not any(mark in joined for mark in (",", '"', "\n", "\r", "\\.")) and (
-        not texts or min(map(len, texts)) > 0
-    )
-    if not plain:
-        texts = ['"' + text.replace('"', '""') + '"' for text in texts]
-    out = np.full(len(values), "", dtype=object)
-    out[present] = texts
-    return out.tolist()
-
-
-def create_stage(cursor, table: str, columns: str) -> None:
-    cursor.execute(f"DROP TABLE IF EXISTS {table}")
-    on_commit = " ON COMMIT DROP" if connection.vendor == "postgresql" else ""
-    cursor.execute(f"CREATE TEMPORARY TABLE {table} ({columns}){on_commit}")
-
-
-def _drop_stages(cursor) -> None:
+def _drop_stages(cursor: CursorWrapper) -> None:
     for table in (STAGE_CUSTOMERS, STAGE_REVENUE):
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def month_text(months: pd.Series) -> np.ndarray:
-    return months.to_numpy().astype("datetime64[D]").astype(str)
+    text: npt.NDArray[np.str_] = months.to_numpy().astype("datetime64[D]").astype(str)
+    return text
 
 
 def cents_text(cents: np.ndarray) -> np.ndarray:
@@ -155,7 +80,7 @@ def cents_text(cents: np.ndarray) -> np.ndarray:
     return np.char.add(text, np.char.zfill(frac.astype(str), 2))
 
 
-def _write_customers(cursor, team_id: int, totals: MonthlyTotals) -> int:
+def _write_customers(cursor: CursorWrapper, team_id: int, totals: MonthlyTotals) -> int:
     spans = totals.frame.groupby("external_id", sort=True)["month"].agg(["min", "max"])
     stage = pd.DataFrame(
         {
@@ -178,7 +103,7 @@ def _write_customers(cursor, team_id: int, totals: MonthlyTotals) -> int:
         "WHERE true ORDER BY s.external_id ON CONFLICT (team_id, external_id) DO NOTHING",
         [team_id, timezone.now()],
     )
-    new_customers = max(cursor.rowcount, 0)
+    new_customers: int = max(cursor.rowcount, 0)
     # Appending can only widen a known customer's span (a replace recomputes it later).
     cursor.execute(
         "UPDATE customers_customer SET "
@@ -195,7 +120,7 @@ def _write_customers(cursor, team_id: int, totals: MonthlyTotals) -> int:
     return new_customers
 
 
-def _revenue_rows(cursor, team_id: int, totals: MonthlyTotals) -> pd.DataFrame:
+def _revenue_rows(cursor: CursorWrapper, team_id: int, totals: MonthlyTotals) -> pd.DataFrame:
     cursor.execute(
         f"SELECT c.external_id, c.id FROM customers_customer c JOIN {STAGE_CUSTOMERS} s "
         "ON s.external_id = c.external_id WHERE c.team_id = %s",
@@ -214,7 +139,9 @@ def _revenue_rows(cursor, team_id: int, totals: MonthlyTotals) -> pd.DataFrame:
     )
 
 
-def _has_months(cursor, team_id: int, totals: MonthlyTotals, new_customers: int) -> bool:
+def _has_months(
+    cursor: CursorWrapper, team_id: int, totals: MonthlyTotals, new_customers: int
+) -> bool:
     """Does any customer of this file already have revenue in the file's months?
 
     One index probe per known customer; a file of new customers needs none."""
@@ -230,7 +157,7 @@ def _has_months(cursor, team_id: int, totals: MonthlyTotals, new_customers: int)
     return cursor.fetchone() is not None
 
 
-def _merge_revenue(cursor, revenue: pd.DataFrame) -> None:
+def _merge_revenue(cursor: CursorWrapper, revenue: pd.DataFrame) -> None:
     create_stage(
         cursor,
         STAGE_REVENUE,
@@ -257,14 +184,14 @@ def _merge_revenue(cursor, revenue: pd.DataFrame) -> None:
         raise IngestError(OVERFLOW_MESSAGE)
 
 
-def _delete_months(cursor, team_id: int, first: date, last: date) -> None:
+def _delete_months(cursor: CursorWrapper, team_id: int, first: date, last: date) -> None:
     cursor.execute(
         f"DELETE FROM {REVENUE} WHERE team_id = %s AND month >= %s AND month <= %s",
         [team_id, first, last],
     )
 
 
-def _recompute_spans(cursor, team_id: int) -> None:
+def _recompute_spans(cursor: CursorWrapper, team_id: int) -> None:
     """After a replace: every customer's span from its remaining revenue (or none)."""
     cursor.execute(
         "UPDATE customers_customer SET first_month = spans.first, last_month = spans.last "
@@ -280,13 +207,3 @@ def _recompute_spans(cursor, team_id: int) -> None:
         "AND r.customer_id = customers_customer.id)",
         [team_id, team_id],
     )
-
-
-def analyze_tables(*models) -> None:
-    """Fresh planner statistics for tables a bulk write just filled (PostgreSQL; autovacuum
-    gets there minutes later, and until then the planner believes the old row counts)."""
-    if connection.vendor != "postgresql":
-        return
-    tables = ", ".join(model._meta.db_table for model in models)
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {tables}")

@@ -1,4 +1,4 @@
-"""`analyze` and `export_results` exactly as INTERFACES.md describes them."""
+"""`analyze` and `export_results` exactly as docs/interfaces.md describes them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The revenue matrix read and the window rule (METHOD.md, "Input")."""
+"""The revenue matrix read and the window rule (docs/method.md §0)."""
 
 from __future__ import annotations
 

@@ -14,9 +14,10 @@ from urllib.parse import unquote
 import pytest
 from django.urls import reverse
 
-from analytics import risk
 from analytics.core import Params
-from analytics.models import AnalysisRun, CustomerResult, RunStatus, Segment
+from analytics.models import RISK_SORTS, AnalysisRun, CustomerResult, RunStatus, Segment
+from analytics.pages import risk as risk_page_module
+from analytics.selectors import risk
 from analytics.services import RESULT_COLUMNS, analysis_run_start
 from analytics.templatetags.revtrend_format import level_badge, money, percent, pvalue, signed
 from customers.models import Customer
@@ -409,6 +410,22 @@ def test_sort_on_every_whitelisted_column(viewer, team_a, run, column, descendin
     sorted_header = re.search(r'aria-sort="(\w+)">\s*<a class="sort" href="[^"]*"[^>]*'
                               r'data-sort-key="(\w+)"', response.content.decode())  # fmt: skip
     assert sorted_header.groups() == ("descending" if descending else "ascending", column)
+
+
+@pytest.mark.parametrize("sort", RISK_SORTS, ids=[sort.column for sort in RISK_SORTS])
+def test_each_sortable_column_is_declared_once_with_its_index(sort):
+    """The selector, the indexes and the headings all come from RISK_SORTS: a column that
+    can be empty must say so (its index would otherwise hold no empties, and its pages would
+    leave them out), and each declared index exists."""
+    field = CustomerResult._meta.get_field(sort.column)
+    assert sort.nullable == field.null
+    indexes = {index.name: index for index in CustomerResult._meta.indexes}
+    if sort.index:
+        index = indexes[f"result_sort_{sort.index}"]
+        assert index.fields == ["run", sort.column, "id"]
+        assert (index.condition is not None) == sort.nullable
+    sortable_headings = {key for key, _, _ in risk_page_module.COLUMNS if key}
+    assert sort.column in sortable_headings
 
 
 @pytest.mark.parametrize("sort", ["customer__team__name", "-explanation", "components", "1;--"])

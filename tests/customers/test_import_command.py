@@ -1,4 +1,4 @@
-"""``manage.py import_transactions`` end to end (see INTERFACES.md)."""
+"""``manage.py import_transactions`` end to end (see docs/interfaces.md)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from django.db import connection
 from customers.ingest import writing
 from customers.models import Customer, RevenueRecord, UploadStatus
 from customers.services import upload_create, upload_import_now
+from revtrend_site import bulk
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -118,10 +119,10 @@ def test_load_frame_round_trips_every_kind_of_value_exactly():
         }
     )
     with connection.cursor() as cursor:
-        writing.create_stage(
+        bulk.create_stage(
             cursor, "copy_round_trip", "f double precision, i bigint, b boolean, t text, n integer"
         )
-        writing.load_frame(cursor, "copy_round_trip", tuple(frame.columns), frame)
+        bulk.load_frame(cursor, "copy_round_trip", tuple(frame.columns), frame)
         cursor.execute("SELECT f, i, b, t, n FROM copy_round_trip")
         rows = cursor.fetchall()
     assert len(rows) == count
@@ -137,7 +138,7 @@ def test_load_frame_keeps_a_lone_backslash_dot_as_a_value():
 
     frame = pd.DataFrame({"t": ["a", "\\.", "b"]})
     with connection.cursor() as cursor:
-        writing.create_stage(cursor, "copy_lone_value", "t text")
-        writing.load_frame(cursor, "copy_lone_value", ("t",), frame)
+        bulk.create_stage(cursor, "copy_lone_value", "t text")
+        bulk.load_frame(cursor, "copy_lone_value", ("t",), frame)
         cursor.execute("SELECT t FROM copy_lone_value")
         assert [row[0] for row in cursor.fetchall()] == ["a", "\\.", "b"]

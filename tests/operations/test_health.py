@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from analytics.risk import customer_url_builder
+from analytics.links import customer_url_builder
 from tests.conftest import celery_pointed_at
 
 pytestmark = pytest.mark.django_db

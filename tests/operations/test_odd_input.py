@@ -158,7 +158,7 @@ def test_a_row_dated_in_the_future_is_invalid_and_cannot_move_the_window(team_a)
 def test_ids_with_slashes_dots_and_percent_round_trip_through_their_links(
     client_for, viewer_a, team_a
 ):
-    from analytics.risk import customer_url_builder
+    from analytics.links import customer_url_builder
     from tests.analytics.helpers import import_csv
 
     odd = ["../x", "a/b", "50%", "c?d", "..", "=1+2"]

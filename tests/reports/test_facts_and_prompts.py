@@ -8,15 +8,8 @@ import re
 
 import pytest
 
-from reports.prompts import (
-    BEGIN_DATA,
-    END_DATA,
-    MAX_QUOTED_CHARS,
-    ReportError,
-    build_prompt,
-    fact_sheet,
-    facts_from_prompt,
-)
+from reports.facts import MAX_QUOTED_CHARS, ReportError, fact_sheet
+from reports.prompts import BEGIN_DATA, END_DATA, build_prompt, facts_from_prompt
 
 from .conftest import make_run
 from .golden_files import KINDS, compare, facts_text, normalised

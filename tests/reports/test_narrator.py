@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from reports.grounding import check_grounding
-from reports.llm import OFFLINE_LABEL, OfflineNarrator, provider_for_settings
-from reports.narrator import narrate
+from reports.narrator import OFFLINE_LABEL, OfflineNarrator, narrate
 from reports.prompts import build_prompt
+from reports.services import provider_for_settings
 
 from .golden_files import KINDS, compare, load_facts
 

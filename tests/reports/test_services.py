@@ -10,8 +10,8 @@ from django.core.management import CommandError, call_command
 from django.core.paginator import Paginator
 from django.db import connection
 
+from reports.facts import ReportError
 from reports.models import Report, ReportKind, ReportStatus
-from reports.prompts import ReportError
 from reports.services import report_request, reports_for_team
 from reports.tasks import report_generate_task
 

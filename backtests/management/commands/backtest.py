@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Team
 from analytics.services.window import month_argument
-from backtests.models import Backtest
+from backtests.models import Backtest, BacktestStatus
 from backtests.presenters import backtest_view
 from backtests.services import DEFAULT_HORIZON, MAX_HORIZON, BacktestError, backtest_start
 from revtrend_site.queueing import wait_finished
@@ -50,7 +50,7 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from None
         self.stdout.write(f"Backtest #{backtest.pk} started for {team.slug} …")
         backtest = self._wait(backtest, options["timeout"])
-        if backtest.status != "SUCCEEDED":
+        if backtest.status != BacktestStatus.SUCCEEDED:
             raise CommandError(f"Backtest #{backtest.pk} failed: {backtest.error}")
         self.stdout.write(report(backtest))
 

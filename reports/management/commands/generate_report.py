@@ -4,8 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Team
 from analytics.models import AnalysisRun
+from reports.facts import ReportError
 from reports.models import ReportKind, ReportStatus
-from reports.prompts import ReportError
 from reports.services import report_create, report_generate_now
 
 

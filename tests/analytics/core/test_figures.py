@@ -1,4 +1,4 @@
-"""Exact small cases for every figure of METHOD.md (no database)."""
+"""Exact small cases for every figure of docs/method.md (no database)."""
 
 from __future__ import annotations
 
