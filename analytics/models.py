@@ -246,6 +246,12 @@ class RiskSort:
     # Whether the column can be empty (a test checks this against the field): the index
     # then holds only the values, and the table lists the empties last, in a second read.
     nullable: bool
+    # Where the value lives when it is not the result's own column (the customer's).
+    lookup: str = ""
+
+    @property
+    def path(self) -> str:
+        return self.lookup or self.column
 
 
 RISK_SORTS: tuple[RiskSort, ...] = (
@@ -264,6 +270,8 @@ RISK_SORTS: tuple[RiskSort, ...] = (
     RiskSort("active_months", "desc", "active", nullable=False),
     RiskSort("onset_month", "desc", "onset", nullable=True),
     RiskSort("anomaly_count", "desc", "anomalies", nullable=False),
+    # The team's follow-up status, in workflow order (see analytics/selectors/risk.py).
+    RiskSort("status", "asc", None, nullable=False, lookup="customer__follow_up"),
 )
 
 

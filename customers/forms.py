@@ -6,7 +6,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
-from .ingest.mapping import ColumnMapping, guess_columns
+from .ingest.mapping import FIELDS, ColumnMapping, guess_columns
 from .ingest.parsing import date_format_problem
 from .models import UploadMode
 
@@ -40,6 +40,11 @@ class MappingForm(forms.Form):
     )
     quantity = forms.ChoiceField(label="Quantity column", required=False)
     price = forms.ChoiceField(label="Unit price column", required=False)
+    owner = forms.ChoiceField(
+        label="Account owner column",
+        required=False,
+        help_text="Optional: a team member's username or e-mail per row sets the customer's owner.",
+    )
     date_format = forms.CharField(
         label="Date format",
         required=False,
@@ -54,7 +59,7 @@ class MappingForm(forms.Form):
     def __init__(self, *args, columns: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         choices = [("", "—")] + [(c, c) for c in columns]
-        for name in ("customer", "date", "amount", "quantity", "price"):
+        for name in FIELDS:
             field = self.fields[name]
             assert isinstance(field, forms.ChoiceField)
             field.choices = choices
@@ -87,5 +92,4 @@ class MappingForm(forms.Form):
         return data
 
     def column_mapping(self) -> dict[str, str]:
-        fields = ("customer", "date", "amount", "quantity", "price")
-        return {f: self.cleaned_data[f] for f in fields if self.cleaned_data.get(f)}
+        return {f: self.cleaned_data[f] for f in FIELDS if self.cleaned_data.get(f)}

@@ -10,6 +10,18 @@ AMOUNT_DIGITS = 14
 AMOUNT_PLACES = 2
 
 
+class FollowUp(models.TextChoices):
+    """Where the team is with a customer: the team's own judgement, kept across runs."""
+
+    NEW = "new", "New"
+    INVESTIGATING = "investigating", "Investigating"
+    CONTACTED = "contacted", "Contacted"
+    RECOVERING = "recovering", "Recovering"
+    RECOVERED = "recovered", "Recovered"
+    LOST = "lost", "Lost"
+    NOT_A_RISK = "not_a_risk", "Not a risk"
+
+
 class Customer(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="customers")
     # The id exactly as uploaded: text, so leading zeros and letters survive.
@@ -18,6 +30,24 @@ class Customer(models.Model):
     first_month = models.DateField(null=True, blank=True)
     last_month = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The follow-up: the team's, never a run's (a new run keeps it). Database defaults, so
+    # that the import's set-based INSERT of new customers needs to know nothing of them.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_customers",
+    )
+    follow_up = models.CharField(
+        max_length=20, choices=FollowUp.choices, default=FollowUp.NEW, db_default=FollowUp.NEW
+    )
+    follow_up_reason = models.CharField(max_length=500, blank=True, default="", db_default="")
+    follow_up_changed_at = models.DateTimeField(null=True, blank=True)
+    # "Not a risk" and a snooze hide the customer from the default risk view while its level
+    # is no worse than this one (-1 for insufficient data); a snooze also ends on this date.
+    hidden_at_level = models.SmallIntegerField(null=True, blank=True)
+    snoozed_until = models.DateField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -25,9 +55,60 @@ class Customer(models.Model):
                 fields=["team", "external_id"], name="customer_unique_team_external_id"
             ),
         ]
+        indexes = [
+            # "My customers" and the owner filter; the hidden ones of the default view.
+            models.Index(fields=["team", "owner"], name="customer_team_owner"),
+            models.Index(
+                fields=["team", "id"],
+                name="customer_hidden",
+                condition=models.Q(hidden_at_level__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.external_id
+
+
+class CustomerNote(models.Model):
+    """A note on a customer (Markdown, rendered safely), newest first on its page."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    body = models.TextField(max_length=5000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-created_at"], name="note_customer_time")]
+
+    def __str__(self) -> str:
+        return f"Note on {self.customer_id} by {self.author_id}"
+
+
+class FollowUpChange(models.Model):
+    """One change of a customer's follow-up status: its history."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="follow_up_changes"
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    previous = models.CharField(max_length=20, choices=FollowUp.choices)
+    status = models.CharField(max_length=20, choices=FollowUp.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    snoozed_until = models.DateField(null=True, blank=True)
+    level = models.SmallIntegerField(null=True, blank=True)  # the level when it was changed
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-created_at"], name="followup_customer_time")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.previous} → {self.status}"
 
 
 class RevenueRecord(models.Model):

@@ -25,6 +25,7 @@ from audit.services import audit_record
 from revtrend_site.bulk import analyze_tables
 from revtrend_site.queueing import QueueUnavailable, enqueue_on_commit
 
+from .followup import owner_directory
 from .ingest import IngestError
 from .ingest.aggregate import aggregate
 from .ingest.mapping import ColumnMapping, resolve_mapping
@@ -150,7 +151,8 @@ def upload_preview(
             table.columns, raw_rows, None, exc.message, [], {}, table.delimiter, table.kind
         )
     try:
-        parsed_rows, row_errors = _preview_parse(table, mapping, fmt)
+        owners = owner_directory(team=upload.team) if mapping.owner else None
+        parsed_rows, row_errors = _preview_parse(table, mapping, fmt, owners)
     except IngestError as exc:  # a date format that cannot read dates
         return Preview(
             table.columns, raw_rows, mapping, exc.message, [], {}, table.delimiter, table.kind
@@ -160,8 +162,10 @@ def upload_preview(
     )
 
 
-def _preview_parse(table: Table, mapping: ColumnMapping, fmt: str):
-    parsed = parse_transactions(table, mapping, date_format=fmt or None)
+def _preview_parse(
+    table: Table, mapping: ColumnMapping, fmt: str, owners: dict[str, int] | None
+) -> tuple[list[dict], dict[int, str]]:
+    parsed = parse_transactions(table, mapping, date_format=fmt or None, owners=owners)
     row_errors = {e["row"]: e["reason"] for e in parsed.errors}
     valid_numbers = [int(n) for n in table.row_numbers if int(n) not in row_errors]
     rows = [
@@ -270,7 +274,12 @@ def upload_ingest(*, upload: Upload, on_progress: Callable[[Upload], None] | Non
         rows_read = len(table.frame)
         mapping = resolve_mapping(table.columns, upload.column_mapping)
         step(25, "validating")
-        parsed = parse_transactions(table, mapping, date_format=upload.date_format or None)
+        parsed = parse_transactions(
+            table,
+            mapping,
+            date_format=upload.date_format or None,
+            owners=owner_directory(team=upload.team) if mapping.owner else None,
+        )
         _check_rows(parsed, skip_invalid=upload.skip_invalid)
         step(55, "aggregating")
         totals = aggregate(parsed)

@@ -12,6 +12,7 @@ from audit.services import audit_record
 
 from .forms import MappingForm, UploadForm
 from .ingest import IngestError
+from .ingest.mapping import FIELDS
 from .models import Upload, UploadStatus
 from .services import upload_confirm, upload_create, upload_preview, uploads_for_team
 
@@ -84,9 +85,7 @@ def upload_detail(request: TeamRequest, team: Team, upload_id: int) -> HttpRespo
 def upload_preview_partial(request: TeamRequest, team: Team, upload_id: int) -> HttpResponse:
     """Re-read the first rows with the mapping being edited (HTMX, on every change)."""
     upload = _get_upload(team, upload_id)
-    mapping = {
-        f: request.GET.get(f, "") for f in ("customer", "date", "amount", "quantity", "price")
-    }
+    mapping = {f: request.GET.get(f, "") for f in FIELDS}
     if mapping["amount"]:
         mapping["quantity"] = mapping["price"] = ""
     context = _preview_context(upload, mapping, request.GET.get("date_format", ""))

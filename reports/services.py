@@ -14,7 +14,6 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import markdown
 import nh3
 from django.conf import settings
 from django.db import transaction
@@ -24,6 +23,7 @@ from django.utils import timezone
 from accounts.models import Team
 from analytics.models import AnalysisRun, RunStatus, current_run
 from audit.services import audit_record
+from revtrend_site.markdown import render_markdown
 from revtrend_site.queueing import QueueUnavailable, enqueue_on_commit
 
 from .facts import ReportError, fact_sheet, quoted
@@ -41,14 +41,8 @@ logger = logging.getLogger(__name__)
 # Queued by name (reports/tasks.py imports this module, not the reverse).
 GENERATE_TASK = "reports.tasks.report_generate_task"
 
-# What a report's HTML may contain: Markdown's output and the grounding marks, no more.
-ALLOWED_TAGS = {
-    "h1", "h2", "h3", "h4", "h5", "h6", "p", "br", "hr", "strong", "em", "b", "i", "code",
-    "pre", "blockquote", "ul", "ol", "li", "a", "table", "thead", "tbody", "tr", "th", "td",
-    "mark", "del",
-}  # fmt: skip
-ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "mark": {"class", "title"}, "ol": {"start"}}
-ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
+# A report's HTML: Markdown's output (revtrend_site.markdown) and the grounding marks.
+MARK_ATTRIBUTES = {"mark": {"class", "title"}}
 # The columns the history lists; the big text fields stay in the database.
 LIST_FIELDS = (
     "id", "team_id", "run_id", "kind", "scope", "title", "status", "provider", "model",
@@ -272,21 +266,12 @@ def report_for_team(*, team: Team, report_id: int) -> Report | None:
 
 
 def report_render_html(*, report: Report, highlight: bool = True) -> str:
-    """The content as sanitised HTML (safe to mark safe): Markdown rendered, then nh3 keeps
-    ALLOWED_TAGS and ALLOWED_ATTRIBUTES only — no script, no on* attribute, no javascript:
-    URL. Numbers the grounding check did not find are wrapped in <mark class="ungrounded">."""
+    """The content as sanitised HTML (safe to mark safe, see revtrend_site.markdown).
+    Numbers the grounding check did not find are wrapped in <mark class="ungrounded">."""
     text = report.content
     if highlight:
         text = _mark_unmatched(text, report.unmatched_numbers)
-    rendered = markdown.markdown(text, extensions=["sane_lists"])
-    return nh3.clean(
-        rendered,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        url_schemes=ALLOWED_URL_SCHEMES,
-        link_rel="noopener noreferrer nofollow",
-        strip_comments=True,
-    )
+    return render_markdown(text, extra_tags=frozenset({"mark"}), extra_attributes=MARK_ATTRIBUTES)
 
 
 def _mark_unmatched(text: str, unmatched: list[dict]) -> str:

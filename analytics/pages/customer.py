@@ -10,6 +10,8 @@ from accounts.access import TeamRequest, team_view
 from accounts.models import Team
 from analytics.services.customer import customer_diagnostics
 
+from .followup import follow_up_context
+
 TEMPLATE = "analytics/customer_detail.html"
 
 
@@ -23,5 +25,9 @@ def customer_detail(request: TeamRequest, team: Team, customer_id: str) -> HttpR
     return render(
         request,
         TEMPLATE,
-        {"diagnostics": diagnostics, "chart_data": diagnostics.chart_data()},
+        {
+            "diagnostics": diagnostics,
+            "chart_data": diagnostics.chart_data(),
+            **follow_up_context(request, diagnostics.customer),
+        },
     )

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_safe
 from accounts.access import TeamRequest, team_view
 from accounts.models import Role, Team
 from analytics.links import customer_url_builder
-from analytics.services.dashboard import Dashboard, dashboard_summary
+from analytics.services.dashboard import Dashboard, dashboard_summary, my_customers
 from analytics.services.window import team_data_months
 from customers.services import uploads_for_team
 
@@ -34,8 +34,19 @@ def dashboard(request: TeamRequest, team: Team) -> HttpResponse:
             "recent_uploads": uploads_for_team(team=team)[:5] if is_admin else [],
             "mover_lists": _mover_lists(summary, team.slug),
             "chart_data": chart_data(summary),
+            "mine": _mine(summary, request, team.slug),
         },
     )
+
+
+def _mine(summary: Dashboard, request: TeamRequest, team_slug: str) -> dict | None:
+    """The user's own customers: a card with their figures and the five with most at stake."""
+    if summary.run is None:
+        return None
+    mine = my_customers(run=summary.run, user_id=request.user.pk)
+    url = customer_url_builder(team_slug=team_slug)
+    top = [{**row, "url": url(row["customer__external_id"])} for row in mine.top]
+    return {"figures": mine, "top": top}
 
 
 def _mover_lists(summary: Dashboard, team_slug: str) -> list[dict]:

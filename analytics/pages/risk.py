@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from urllib.parse import urlencode
+
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -9,15 +12,19 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
 
 from accounts.access import TeamRequest, team_view
-from accounts.models import Team
+from accounts.models import Role, Team
 from analytics.models import current_run
 from analytics.selectors.risk import (
     LEVEL_CHOICES,
+    OWNER_ME,
+    OWNER_NONE,
     SORT_COLUMNS,
+    STATUS_CHOICES,
     RiskQuery,
     risk_csv_rows,
     risk_page,
 )
+from customers.followup import team_members
 
 TEMPLATE = "analytics/customers.html"
 
@@ -30,37 +37,65 @@ def customer_list(request: TeamRequest, team: Team) -> HttpResponse:
     A history restore (back button after the cache missed) gets the whole page: htmx swaps
     it into the body.
     """
-    query = RiskQuery.from_params(request.GET)
-    run = current_run(team)
-    base_url = reverse("customer_list", args=[team.slug])
-    page = risk_page(run=run, query=query, team_slug=team.slug) if run else None
     htmx = getattr(request, "htmx", None)
     partial = bool(htmx and not htmx.history_restore_request)
+    response = risk_table_response(request, team, request.GET, partial=partial)
+    # The same URL answers with a fragment or a page: caches must keep them apart.
+    patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
+    return response
+
+
+def risk_table_response(
+    request: TeamRequest,
+    team: Team,
+    params: Mapping[str, str],
+    *,
+    partial: bool = True,
+    notice: str = "",
+    error: str = "",
+) -> HttpResponse:
+    """The table for ``params`` (a query string's values): the page, or its table alone
+    (also the answer to a bulk assignment, with what it did or why it did not)."""
+    query = RiskQuery.from_params(params)
+    run = current_run(team)
+    base_url = reverse("customer_list", args=[team.slug])
+    viewer_id = request.user.pk
+    page = (
+        risk_page(run=run, query=query, team_slug=team.slug, viewer_id=viewer_id) if run else None
+    )
+    members = list(team_members(team=team).values_list("pk", "username"))
     context = {
         "run": run,
         "query": query,
+        "query_string": urlencode(query.params()),
         "page": page,
         "partial": partial,
         "base_url": base_url,
         "columns": _columns(query, base_url),
         "level_choices": LEVEL_CHOICES,
+        "status_choices": STATUS_CHOICES,
+        "owner_choices": [(OWNER_ME, "My customers"), (OWNER_NONE, "No owner")]
+        + [(username, username) for _, username in members],
+        "members": members,
+        "can_write": request.membership.has_role(Role.ANALYST),
+        "notice": notice,
+        "error": error,
         "export_url": query.url(reverse("customer_export", args=[team.slug]), page=1),
     }
     if page is not None:
         context["previous_url"] = query.url(base_url, page=page.number - 1)
         context["next_url"] = query.url(base_url, page=page.number + 1)
-    response = render(request, f"{TEMPLATE}#risk-table" if partial else TEMPLATE, context)
-    # The same URL answers with a fragment or a page: caches must keep them apart.
-    patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
-    return response
+    return render(request, f"{TEMPLATE}#risk-table" if partial else TEMPLATE, context)
 
 
 # The table's columns in order: (sort key or "" when not sortable, heading, numeric).
 COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("", "Customer", False),
     ("decline_level", "Level", False),
-    ("segment", "Segment", False),
     ("revenue_at_risk", "Revenue at risk", True),
+    ("status", "Follow-up", False),
+    ("", "Owner", False),
+    ("segment", "Segment", False),
     ("p_active", "Still buying", True),
     ("expected_revenue_12m", "Expected, next 12\u00a0months", True),
     ("relative_change_12m", "12\u2011month change", True),
@@ -94,7 +129,8 @@ def customer_export(request: TeamRequest, team: Team) -> StreamingHttpResponse:
     query = RiskQuery.from_params(request.GET)
     run = current_run(team)
     response = StreamingHttpResponse(
-        risk_csv_rows(run=run, query=query), content_type="text/csv; charset=utf-8"
+        risk_csv_rows(run=run, query=query, viewer_id=request.user.pk),
+        content_type="text/csv; charset=utf-8",
     )
     name = (
         f"revtrend-{team.slug}-run-{run.pk}-customers.csv" if run else f"revtrend-{team.slug}.csv"

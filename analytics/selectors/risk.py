@@ -1,8 +1,12 @@
 """The risk table: one run's customer results filtered, sorted and paged from a query string.
 
-The query string is the whole state of the table (docs/interfaces.md: ``level``, ``segment``, ``q``,
-``sort``, ``page``), so a pushed URL, a bookmark or the back button renders the same table.
-Unknown or malformed values are ignored, never an error: the URL is user input.
+The query string is the whole state of the table (docs/interfaces.md: ``level``,
+``segment``, ``q``, ``owner``, ``status``, ``sort``, ``page``), so a pushed URL, a bookmark or
+the back button renders the same table. Unknown or malformed values are ignored, never an
+error: the URL is user input.
+
+The default view (no ``status``) leaves out the customers the team dismissed as not a risk or
+snoozed, while their level is no worse than when they were; ``status=all`` shows everyone.
 
 Speed at 100k customers:
 - one query for the page's rows (the customer id joined in, the large ``components`` and
@@ -16,18 +20,22 @@ Speed at 100k customers:
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date
 from urllib.parse import urlencode
 
-from django.db.models import F, QuerySet
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.expressions import OrderBy
+from django.utils import timezone
 
 from analytics.core import UNJUDGED
 from analytics.links import customer_url_builder
 from analytics.models import LEVEL_LABELS, RISK_SORTS, AnalysisRun, CustomerResult, Segment
 from analytics.services.export import BATCH, RESULT_COLUMNS, cell, neutralise
-from customers.models import Customer
+from customers.followup import INSUFFICIENT, hidden_customers
+from customers.models import Customer, FollowUp
 
 PAGE_SIZE = 50
 DEFAULT_SORT = "-revenue_at_risk"
@@ -41,6 +49,17 @@ LEVEL_CHOICES: tuple[tuple[str, str], ...] = (
 # from RISK_SORTS, the declaration the table's indexes are built from.
 SORT_COLUMNS: dict[str, str] = {sort.column: sort.first for sort in RISK_SORTS}
 NULLABLE_SORTS = frozenset(sort.column for sort in RISK_SORTS if sort.nullable)
+SORT_PATHS = {sort.column: sort.path for sort in RISK_SORTS}
+# The follow-up statuses in the order work moves through them (sorting by status).
+STATUS_ORDER = Case(
+    *(When(customer__follow_up=value, then=Value(rank)) for rank, value in enumerate(FollowUp)),
+    output_field=IntegerField(),
+)
+OWNER_ME, OWNER_NONE = "me", "none"
+STATUS_ALL = "all"
+STATUS_CHOICES: tuple[tuple[str, str], ...] = (*FollowUp.choices, (STATUS_ALL, "All, hidden too"))
+_OWNER = re.compile(r"[\w.@+-]{1,150}")
+STATUSES = frozenset(value for value, _ in STATUS_CHOICES)
 # Figures the core leaves empty for every customer with insufficient data: sorting the
 # "insufficient data" filter by one has no values to read, only the empties (looking for
 # values walked the whole run's index: 250 ms at 100,000 customers).
@@ -71,6 +90,8 @@ class RiskQuery:
     level: str = ""
     segment: int | None = None
     q: str = ""
+    owner: str = ""  # "me", "none" or a username
+    status: str = ""  # a follow-up status, "all", or "" (the default view)
     sort: str = DEFAULT_SORT
     page: int = 1
 
@@ -86,6 +107,8 @@ class RiskQuery:
             level=level,
             segment=_small_int(params.get("segment"), minimum=0),
             q=params.get("q", "").strip()[:100],
+            owner=owner if _OWNER.fullmatch(owner := params.get("owner", "").strip()) else "",
+            status=status if (status := params.get("status", "").strip()) in STATUSES else "",
             sort=sort,
             page=_small_int(params.get("page"), minimum=1) or 1,
         )
@@ -100,7 +123,7 @@ class RiskQuery:
 
     @property
     def is_filtered(self) -> bool:
-        return bool(self.level or self.segment is not None or self.q)
+        return bool(self.level or self.segment is not None or self.q or self.owner or self.status)
 
     def params(self, **changes) -> dict[str, str]:
         """The non-default fields as query parameters, after applying ``changes``."""
@@ -109,6 +132,8 @@ class RiskQuery:
             "level": state.level,
             "segment": "" if state.segment is None else str(state.segment),
             "q": state.q,
+            "owner": state.owner,
+            "status": state.status,
             "sort": "" if state.sort == DEFAULT_SORT else state.sort,
             "page": "" if state.page == 1 else str(state.page),
         }
@@ -161,14 +186,35 @@ class RiskPage:
         return (self.number - 1) * self.page_size + len(self.rows)
 
 
-def risk_results(*, run: AnalysisRun, query: RiskQuery) -> QuerySet[CustomerResult]:
+def risk_results(
+    *, run: AnalysisRun, query: RiskQuery, viewer_id: int | None = None
+) -> QuerySet[CustomerResult]:
     """The run's results matching ``query``'s filters, in its sort order (no paging)."""
-    return risk_filtered(run=run, query=query).order_by(*_ordering(query))
+    filtered = risk_filtered(run=run, query=query, viewer_id=viewer_id)
+    return filtered.order_by(*_ordering(query))
 
 
-def risk_filtered(*, run: AnalysisRun, query: RiskQuery) -> QuerySet[CustomerResult]:
-    """The run's results matching ``query``'s filters, unordered."""
-    results = CustomerResult.objects.filter(run=run)
+def risk_filtered(
+    *,
+    run: AnalysisRun,
+    query: RiskQuery,
+    viewer_id: int | None = None,
+    hidden: dict[int, int] | None = None,
+) -> QuerySet[CustomerResult]:
+    """The run's results matching ``query``'s filters, unordered. ``viewer_id`` is who "me"
+    is; ``hidden`` the default view's hidden customers when the caller has read them."""
+    results = _by_figures(CustomerResult.objects.filter(run=run), query)
+    if query.owner or (query.status and query.status != STATUS_ALL):
+        results = results.filter(customer_id__in=_customers(run, query, viewer_id))
+    if not query.status:
+        if hidden is None:
+            hidden = hidden_customers(team_id=run.team_id, today=_today())
+        if hidden:
+            results = results.exclude(_still_hidden(hidden))
+    return results
+
+
+def _by_figures(results: QuerySet[CustomerResult], query: RiskQuery) -> QuerySet:
     if query.level == LEVEL_NONE:
         results = results.filter(decline_level__isnull=True)
     elif query.level:
@@ -180,10 +226,47 @@ def risk_filtered(*, run: AnalysisRun, query: RiskQuery) -> QuerySet[CustomerRes
     return results
 
 
-def _ordering(query: RiskQuery) -> list:
+def _customers(run: AnalysisRun, query: RiskQuery, viewer_id: int | None) -> QuerySet:
+    """The team's customers matching the owner and status filters (a subquery: joining the
+    customers into the sorted query would keep PostgreSQL from a top-N sort)."""
+    customers = Customer.objects.filter(team_id=run.team_id)
+    if query.owner == OWNER_ME:
+        customers = customers.filter(owner_id=viewer_id)
+    elif query.owner == OWNER_NONE:
+        customers = customers.filter(owner__isnull=True)
+    elif query.owner:
+        customers = customers.filter(owner__username=query.owner)
+    if query.status and query.status != STATUS_ALL:
+        customers = customers.filter(follow_up=query.status)
+    return customers.values("pk")
+
+
+def _still_hidden(hidden: dict[int, int]) -> Q:
+    """Rows of hidden customers whose level is no worse than when they were hidden."""
+    by_level: dict[int, list[int]] = {}
+    for customer_id, level in hidden.items():
+        by_level.setdefault(level, []).append(customer_id)
+    condition = Q(pk__in=[])
+    for level, ids in by_level.items():
+        no_worse = Q(decline_level__isnull=True)
+        if level != INSUFFICIENT:
+            no_worse |= Q(decline_level__lte=level)
+        condition |= Q(customer_id__in=ids) & no_worse
+    return condition
+
+
+def _today() -> date:
+    return timezone.localdate()
+
+
+def _sort_expression(column: str) -> Case | F:
+    return STATUS_ORDER if column == "status" else F(SORT_PATHS[column])
+
+
+def _ordering(query: RiskQuery) -> list[OrderBy]:
     """Empty values last in both directions; ties in the sort's direction by pk, so one
     index (run, column, id) serves a column both ways (scanned forwards or backwards)."""
-    column, pk = F(query.sort_column), F("pk")
+    column, pk = _sort_expression(query.sort_column), F("pk")
     if query.descending:
         return [column.desc(nulls_last=True), pk.desc()]
     return [column.asc(nulls_last=True), pk.asc()]
@@ -198,10 +281,13 @@ def _page_rows(results: QuerySet, query: RiskQuery, start: int, count: int) -> l
     PostgreSQL sorted the whole run for every page.
     """
     column = query.sort_column
+    expression = _sort_expression(column)
     # Plain ASC/DESC: with NULLS LAST, a backward index scan (which yields NULLS FIRST)
     # would not match and PostgreSQL would sort, even where no null can occur.
-    order: list[OrderBy | str] = (
-        [F(column).desc(), F("pk").desc()] if query.descending else [column, "pk"]
+    order = (
+        [expression.desc(), F("pk").desc()]
+        if query.descending
+        else [expression.asc(), F("pk").asc()]
     )
     ordered = results.order_by(*order)
     if column not in NULLABLE_SORTS:
@@ -223,54 +309,89 @@ def _page_rows(results: QuerySet, query: RiskQuery, start: int, count: int) -> l
 
 
 def risk_page(
-    *, run: AnalysisRun, query: RiskQuery, team_slug: str, page_size: int | None = None
+    *,
+    run: AnalysisRun,
+    query: RiskQuery,
+    team_slug: str,
+    viewer_id: int | None = None,
+    page_size: int | None = None,
 ) -> RiskPage:
-    """One page of the table: two queries (segments, rows), whatever the page size."""
+    """One page of the table in a fixed number of queries, whatever the page size:
+    segments, the hidden customers, the rows, the page's customers."""
     page_size = page_size or PAGE_SIZE
     # order_by: the model orders by run, which would join the runs table for nothing.
     segments_query = Segment.objects.filter(run=run).order_by("number")
     segment_rows = list(segments_query.values_list("number", "name", "size"))
     segments = {number: name for number, name, _ in segment_rows}
     sizes = {number: size for number, _, size in segment_rows}
-    total = _known_total(run=run, query=query, segment_sizes=sizes)
+    hidden = {} if query.status else hidden_customers(team_id=run.team_id, today=_today())
+    total = _known_total(run=run, query=query, segment_sizes=sizes, hidden=hidden)
     number = query.page
     if total is not None:
         number = min(number, max(1, -(-total // page_size)))
     start = (number - 1) * page_size
-    rows = _page_rows(risk_filtered(run=run, query=query), query, start, page_size + 1)
-    # The page's ids in a second, tiny query: joining customers into the sorted query kept
-    # PostgreSQL from a top-N sort (it sorted every row of the run, spilling to disk).
-    external_ids = dict(
-        Customer.objects.filter(pk__in=[row["customer_id"] for row in rows]).values_list(
-            "pk", "external_id"
-        )
-    )
-    for row in rows:
-        row["external_id"] = external_ids[row["customer_id"]]
+    filtered = risk_filtered(run=run, query=query, viewer_id=viewer_id, hidden=hidden)
+    rows = _page_rows(filtered, query, start, page_size + 1)
     has_next = len(rows) > page_size
     rows = rows[:page_size]
     if total is None and number == 1 and not has_next:
         total = len(rows)
-    url_for = customer_url_builder(team_slug=team_slug)
+    _add_customers(rows, team_slug=team_slug)
     for row in rows:
         row["segment_name"] = segments.get(row["segment"], "")
-        row["url"] = url_for(row["external_id"])
     return RiskPage(rows, number, page_size, has_next, total, segments)
 
 
+def _add_customers(rows: list[dict], *, team_slug: str) -> None:
+    """The page's customers (id, link, owner, follow-up) in a second, tiny query: joining
+    customers into the sorted query kept PostgreSQL from a top-N sort (it sorted every row
+    of the run, spilling to disk)."""
+    customers = Customer.objects.filter(pk__in=[row["customer_id"] for row in rows])
+    facts = {
+        pk: (external_id, owner, status, snoozed_until)
+        for pk, external_id, owner, status, snoozed_until in customers.values_list(
+            "pk", "external_id", "owner__username", "follow_up", "snoozed_until"
+        )
+    }
+    url_for = customer_url_builder(team_slug=team_slug)
+    labels = dict(FollowUp.choices)
+    for row in rows:
+        external_id, owner, status, snoozed_until = facts[row["customer_id"]]
+        row.update(
+            external_id=external_id,
+            url=url_for(external_id),
+            owner=owner or "",
+            status=status,
+            status_label=labels.get(status, status),
+            snoozed_until=snoozed_until,
+        )
+
+
 def _known_total(
-    *, run: AnalysisRun, query: RiskQuery, segment_sizes: dict[int, int]
+    *,
+    run: AnalysisRun,
+    query: RiskQuery,
+    segment_sizes: dict[int, int],
+    hidden: dict[int, int],
 ) -> int | None:
-    """The number of matching rows when the run already knows it, else None."""
-    if query.q or (query.level and query.segment is not None):
+    """The number of matching rows when the run already knows it, else None; the hidden
+    customers the view leaves out are counted among themselves (a handful)."""
+    if query.q or query.owner or query.status or (query.level and query.segment is not None):
         return None
     if query.level:
-        if query.level == LEVEL_NONE:
-            return run.insufficient_count
-        return run.customers_per_level[int(query.level)]
-    if query.segment is not None:
-        return segment_sizes.get(query.segment, 0)
-    return run.customers_count
+        known = (
+            run.insufficient_count
+            if query.level == LEVEL_NONE
+            else run.customers_per_level[int(query.level)]
+        )
+    elif query.segment is not None:
+        known = segment_sizes.get(query.segment, 0)
+    else:
+        known = run.customers_count
+    if not hidden:
+        return known
+    shown = _by_figures(CustomerResult.objects.filter(run=run), query)
+    return known - shown.filter(_still_hidden(hidden)).count()
 
 
 # --- CSV export -----------------------------------------------------------------------------
@@ -283,13 +404,25 @@ class _Echo:
         return value
 
 
-def risk_csv_rows(*, run: AnalysisRun | None, query: RiskQuery) -> Iterator[str]:
-    """The filtered table as CSV lines, export_results's columns and cell format, all pages."""
+# export_results's columns, then the team's follow-up (docs/interfaces.md).
+CSV_COLUMNS = (*RESULT_COLUMNS, "owner", "status")
+
+
+def risk_csv_rows(
+    *, run: AnalysisRun | None, query: RiskQuery, viewer_id: int | None = None
+) -> Iterator[str]:
+    """The filtered table as CSV lines: export_results's columns and cell format, then the
+    owner and the follow-up status; all pages."""
     writer = csv.writer(_Echo(), lineterminator="\n")
-    yield writer.writerow(RESULT_COLUMNS)
+    yield writer.writerow(CSV_COLUMNS)
     if run is None:
         return
-    fields = ["customer__external_id", *RESULT_COLUMNS[1:]]
-    rows = risk_results(run=run, query=query).values_list(*fields)
+    fields = [
+        "customer__external_id",
+        *RESULT_COLUMNS[1:],
+        "customer__owner__username",
+        "customer__follow_up",
+    ]
+    rows = risk_results(run=run, query=query, viewer_id=viewer_id).values_list(*fields)
     for row in rows.iterator(chunk_size=BATCH):
         yield writer.writerow([neutralise(cell(value)) for value in row])

@@ -20,7 +20,7 @@ from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Sum
 
 from accounts.models import Team
 from analytics.models import LEVEL_LABELS, AnalysisRun, CustomerResult, RunStatus
-from customers.models import RevenueRecord
+from customers.models import Customer, RevenueRecord
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -279,3 +279,42 @@ def _movers(rows: PairedResults) -> list[Mover]:
         "risk_change",
     )[:MOVERS_SHOWN]
     return [Mover(*row) for row in values]
+
+
+MY_TOP = 5
+
+
+@dataclass(frozen=True)
+class MyCustomers:
+    """The signed-in user's own customers (as account owner) in the current run."""
+
+    owned: int  # customers the user owns in the team, in the run or not
+    analysed: int
+    high_risk: int
+    revenue_at_risk: Decimal
+    top: list[dict]  # external_id, decline_level, revenue_at_risk; most money first
+
+
+def my_customers(*, run: AnalysisRun, user_id: int) -> MyCustomers:
+    """Three queries, whatever the portfolio's size: the count, the sums, the top five."""
+    mine = Customer.objects.filter(team_id=run.team_id, owner_id=user_id)
+    owned = mine.count()
+    if not owned:
+        return MyCustomers(0, 0, 0, Decimal(0), [])
+    results = CustomerResult.objects.filter(run=run, customer_id__in=mine.values("pk"))
+    sums = results.aggregate(
+        analysed=Count("pk"),
+        high=Count("pk", filter=Q(decline_level__gte=HIGH_RISK_LEVEL)),
+        risk=Sum("revenue_at_risk"),
+    )
+    top = results.filter(revenue_at_risk__gt=0).order_by("-revenue_at_risk", "pk")[:MY_TOP]
+    return MyCustomers(
+        owned=owned,
+        analysed=sums["analysed"],
+        high_risk=sums["high"],
+        revenue_at_risk=sums["risk"] or Decimal(0),
+        top=[
+            dict(row)
+            for row in top.values("customer__external_id", "decline_level", "revenue_at_risk")
+        ],
+    )

@@ -20,8 +20,10 @@ import math
 
 from django import template
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from analytics.models import LEVEL_LABELS
+from revtrend_site.markdown import render_markdown
 
 register = template.Library()
 
@@ -94,6 +96,12 @@ def signed(value, decimals: int = 1) -> str:
     if number is None:
         return MISSING
     return _with_minus(f"{number:,.{int(decimals)}f}")
+
+
+@register.filter
+def markdown_safe(text: str) -> str:
+    """Markdown someone wrote, as sanitised HTML (revtrend_site.markdown)."""
+    return mark_safe(render_markdown(str(text or "")))
 
 
 @register.simple_tag

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import numpy as np
@@ -16,6 +16,9 @@ from .parsing import MAX_ABS_CENTS, ParsedTransactions
 class MonthlyTotals:
     frame: pd.DataFrame  # external_id, month (datetime64[M]), cents (int64), transactions
     total_cents: int
+    # external id → owner (user id) from the customer's latest row naming one; empty when
+    # the file has no owner column.
+    owners: dict[str, int] = field(default_factory=dict)
 
     @property
     def customers(self) -> int:
@@ -61,4 +64,16 @@ def aggregate(parsed: ParsedTransactions) -> MonthlyTotals:
         )
     frame = frame.drop(columns="approx")
     total_cents = sum(frame["cents"].tolist())  # Python ints: no wrap-around here either
-    return MonthlyTotals(frame=frame, total_cents=total_cents)
+    return MonthlyTotals(frame=frame, total_cents=total_cents, owners=_owners(parsed))
+
+
+def _owners(parsed: ParsedTransactions) -> dict[str, int]:
+    """Each customer's owner from its latest row that names one (by month, then file order)."""
+    if parsed.owner_ids is None:
+        return {}
+    rows = pd.DataFrame(
+        {"external_id": parsed.external_ids, "month": parsed.months, "owner": parsed.owner_ids}
+    )
+    named = rows.loc[rows["owner"] > 0].sort_values("month", kind="stable")
+    latest = named.groupby("external_id", sort=False)["owner"].last()
+    return {str(key): int(value) for key, value in latest.items()}

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 from . import IngestError
 
-FIELDS = ("customer", "date", "amount", "quantity", "price")
+FIELDS = ("customer", "date", "amount", "quantity", "price", "owner")
 
 # Compared after lower-casing and dropping everything but letters and digits.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -58,6 +58,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     ),
     "quantity": ("quantity", "qty", "units", "unitssold"),
     "price": ("unitprice", "price", "priceperunit", "unitcost", "rate"),
+    # Optional: each customer's account owner (a team member's username or e-mail).
+    "owner": ("owner", "accountowner", "accountmanager", "customerowner"),
 }
 
 
@@ -72,6 +74,7 @@ class ColumnMapping:
     amount: str | None = None
     quantity: str | None = None
     price: str | None = None
+    owner: str | None = None
 
     @property
     def uses_quantity_price(self) -> bool:
@@ -141,6 +144,7 @@ def resolve_mapping(headers: list[str], explicit: dict[str, str] | None = None) 
         amount=chosen["amount"],
         quantity=chosen["quantity"],
         price=chosen["price"],
+        owner=chosen["owner"],
     )
 
 

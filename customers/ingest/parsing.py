@@ -7,7 +7,7 @@ row number and all of its reasons.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -55,6 +55,8 @@ class ParsedTransactions:
     errors: list[RowError] = field(default_factory=list)
     # The latest valid transaction date: the analysis uses it to tell a partial last month.
     last_date: date | None = None
+    # With an owner column: each valid row's owner (a user id), 0 where the cell is blank.
+    owner_ids: npt.NDArray[np.int64] | None = None
 
     @property
     def rows_valid(self) -> int:
@@ -184,8 +186,14 @@ def _show(value: str) -> str:
 
 
 def parse_transactions(
-    table: Table, mapping: ColumnMapping, *, date_format: str | None = None
+    table: Table,
+    mapping: ColumnMapping,
+    *,
+    date_format: str | None = None,
+    owners: Mapping[str, int] | None = None,
 ) -> ParsedTransactions:
+    """``owners`` maps the team's usernames and e-mails, lower-cased, to user ids: an owner
+    cell that names nobody in it makes its row invalid."""
     check_date_format(date_format)
     frame = table.frame
     ids = restore_float_ids(frame[mapping.customer].str.strip())
@@ -238,6 +246,11 @@ def parse_transactions(
     too_large = np.isfinite(cents_float) & (np.abs(cents_float) > MAX_ABS_CENTS)
     checks.append((too_large, "amount is beyond ±999,999,999,999.99"))
 
+    owner_ids = None
+    if mapping.owner is not None:
+        owner_ids, owner_check = _owner_ids(frame[mapping.owner], owners or {})
+        checks.append(owner_check)
+
     invalid = np.zeros(len(frame), dtype=bool)
     for mask, _ in checks:
         invalid |= mask
@@ -253,7 +266,18 @@ def parse_transactions(
         rejected=int(invalid.sum()),
         errors=errors,
         last_date=valid_dates.max().item() if len(valid_dates) else None,
+        owner_ids=None if owner_ids is None else owner_ids[valid],
     )
+
+
+def _owner_ids(column: pd.Series, owners: Mapping[str, int]) -> tuple[npt.NDArray[np.int64], Check]:
+    """Each row's owner id (0 for a blank cell) and the check rejecting unknown owners."""
+    raw: np.ndarray = column.to_numpy()
+    names = column.str.strip().str.lower()
+    ids = np.asarray(names.map(owners).fillna(0), dtype=np.int64)
+    unknown: np.ndarray = (names != "").to_numpy() & (ids == 0)
+    check: Check = (unknown, lambda i: f"owner {_show(raw[i])} is not a member of this team")
+    return ids, check
 
 
 def _amount_checks(frame: pd.DataFrame, column: str, label: str) -> tuple[np.ndarray, list[Check]]:

@@ -87,12 +87,16 @@ def _write_customers(cursor: CursorWrapper, team_id: int, totals: MonthlyTotals)
             "external_id": spans.index,
             "first_month": month_text(spans["min"]),
             "last_month": month_text(spans["max"]),
+            "owner_id": pd.Series(
+                [totals.owners.get(external_id) for external_id in spans.index], dtype=object
+            ),
         }
     )
     create_stage(
         cursor,
         STAGE_CUSTOMERS,
-        "external_id varchar(100) NOT NULL, first_month date NOT NULL, last_month date NOT NULL",
+        "external_id varchar(100) NOT NULL, first_month date NOT NULL, last_month date NOT NULL, "
+        "owner_id bigint NULL",
     )
     load_frame(cursor, STAGE_CUSTOMERS, tuple(stage.columns), stage)
     # "WHERE true" lets SQLite parse INSERT … SELECT … ON CONFLICT unambiguously.
@@ -117,6 +121,13 @@ def _write_customers(cursor: CursorWrapper, team_id: int, totals: MonthlyTotals)
         "AND customers_customer.external_id = s.external_id",
         [team_id],
     )
+    if totals.owners:  # the file's owner column names each customer's account owner
+        cursor.execute(
+            f"UPDATE customers_customer SET owner_id = s.owner_id FROM {STAGE_CUSTOMERS} s "
+            "WHERE customers_customer.team_id = %s "
+            "AND customers_customer.external_id = s.external_id AND s.owner_id IS NOT NULL",
+            [team_id],
+        )
     return new_customers
 
 

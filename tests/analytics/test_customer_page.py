@@ -22,6 +22,7 @@ from analytics.models import (
     pack_series,
 )
 from analytics.services import analysis_run_start
+from customers.followup import StatusRequest, note_add, status_set
 from customers.models import Customer, RevenueRecord
 
 from .helpers import import_portfolio
@@ -250,12 +251,15 @@ def test_the_level_history_lists_the_succeeded_runs_newest_first(
 def test_the_page_reads_a_bounded_number_of_queries(
     client_for, viewer_a, team_a, customer, run, django_assert_max_num_queries
 ):
-    for _ in range(5):  # more history and more anomalies must not add queries
+    for _ in range(5):  # more history, anomalies, notes or changes must not add queries
         make_run(team_a, {customer: 1})
+        note_add(customer=customer, body="Called them", user=viewer_a)
+        status_set(customer=customer, request=StatusRequest("contacted"), level=1, user=viewer_a)
     client = client_for(viewer_a)
-    # 6 for the page (customer, run, result, history, revenue, anomalies) and 7 that every
+    # 6 for the page (customer, run, result, history, revenue, anomalies), 4 for the
+    # follow-up (customer with owner, notes, status changes, members) and 7 that every
     # team page makes (session, user, membership, the team switcher, the session's save).
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(18):
         assert client.get(page_url(team_a, "C-001")).status_code == 200
 
 

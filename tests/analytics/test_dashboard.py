@@ -236,9 +236,11 @@ def test_the_dashboard_reads_in_a_fixed_number_of_queries(
     client_for, viewer_a, team_a, runs, django_assert_max_num_queries
 ):
     """Session and team (5), runs (2), KPIs (2), heatmap (1), movers (1 + 4 lists),
-    the data's months (1), the session's save (1): none per customer."""
+    the data's months (1), my customers (1, or 3 for an owner), the session's save (1):
+    none per customer."""
+    Customer.objects.filter(team=team_a).update(owner=viewer_a)
     client = client_for(viewer_a)
-    with django_assert_max_num_queries(18):
+    with django_assert_max_num_queries(21):
         assert client.get(dashboard_url(team_a)).status_code == 200
 
 
@@ -327,3 +329,27 @@ def test_a_member_of_another_team_gets_404(client_for, admin_b, team_a, runs):
 def test_anonymous_is_sent_to_login(client, team_a):
     response = client.get(dashboard_url(team_a))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_my_customers_shows_the_owners_figures_and_top_five(
+    client_for, viewer_a, analyst_a, team_a, runs, customers
+):
+    for external_id in ("C1", "C3", "C6"):
+        customers[external_id].owner = viewer_a
+        customers[external_id].save()
+    customers["C4"].owner = analyst_a  # someone else's
+    customers["C4"].save()
+    html = client_for(viewer_a).get(dashboard_url(team_a)).content.decode()
+    card = html[html.index('id="my-customers"') :].split("</section>")[0]
+    assert "3 customers" in card and "?owner=me" in card
+    # C1 is at level 3 (1,500 at risk), C3 at level 1 (200), C6 has insufficient data.
+    assert '<strong id="my-high-risk">1</strong>' in card
+    assert '<strong id="my-revenue-at-risk">1,700</strong>' in card
+    assert card.index(">C1</a>") < card.index(">C3</a>") and ">C4</a>" not in card
+    other = client_for(analyst_a).get(dashboard_url(team_a)).content.decode()
+    assert "1 customer<" in other and '<strong id="my-revenue-at-risk">2,500</strong>' in other
+
+
+def test_my_customers_says_how_to_get_some(client_for, analyst_a, team_a, runs):
+    html = client_for(analyst_a).get(dashboard_url(team_a)).content.decode()
+    assert "No customers are assigned to you yet." in html

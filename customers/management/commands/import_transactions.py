@@ -26,6 +26,9 @@ class Command(BaseCommand):
         amount.add_argument("--amount-column")
         amount.add_argument("--quantity-column")
         parser.add_argument("--price-column")
+        parser.add_argument(
+            "--owner-column", help="account owner per row: a team member's username or e-mail"
+        )
         parser.add_argument("--date-format", default="", help="strftime pattern, e.g. %%Y%%m%%d")
         parser.add_argument("--mode", choices=[m.value for m in UploadMode], default="append")
         parser.add_argument("--skip-invalid", action="store_true")
@@ -45,6 +48,7 @@ class Command(BaseCommand):
             "amount": options["amount_column"],
             "quantity": options["quantity_column"],
             "price": options["price_column"],
+            "owner": options["owner_column"],
         }
         try:
             upload = upload_create(
