@@ -54,12 +54,16 @@ test: setup $(DEV_STAMP)
 	    -m "not postgres and not redis and not browser" $(PYTEST_ARGS) || exit $$?; \
 	fi
 
+# As many as you like, on as many hosts. Schedules, digests and the watchdog also need one
+# `make beat` per deployment; `make run` works without either (tasks run in-process).
 worker: $(BASE_STAMP)
+	@echo "Worker starting. Scheduled analyses, digests and the watchdog need one 'make beat' per deployment."
 	$(VENV)/bin/celery -A revtrend_site worker --loglevel=INFO
 
-# Exactly one per deployment: the watchdog every minute (stalled work queued again or failed).
-beat: $(BASE_STAMP)
-	$(VENV)/bin/celery -A revtrend_site beat --loglevel=INFO --schedule var/celerybeat-schedule
+# Exactly one per deployment: the watchdog every minute, the daily and weekly digests, and each
+# team's scheduled analyses, from the schedule kept in the database (django-celery-beat).
+beat: setup
+	$(VENV)/bin/celery -A revtrend_site beat --loglevel=INFO
 
 bench: setup $(DEV_STAMP)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit $$?; done

@@ -33,6 +33,7 @@ from .ingest.parsing import ParsedTransactions, check_date_format, parse_transac
 from .ingest.reading import XLSX_MAGIC, Table, read_table
 from .ingest.writing import OVERFLOW_MESSAGE, write_monthly_totals
 from .models import Customer, RevenueRecord, Upload, UploadMode, UploadStatus
+from .signals import import_succeeded
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -286,6 +287,7 @@ def upload_ingest(*, upload: Upload, on_progress: Callable[[Upload], None] | Non
         step(70, "writing")
         with transaction.atomic():
             _write(upload, parsed, totals)
+            transaction.on_commit(lambda: _announce(upload.pk))
         _refresh_statistics()
         timings["done"] = round(time.perf_counter() - started, 3)
         Upload.objects.filter(pk=upload.pk).update(timings=timings)
@@ -319,6 +321,14 @@ def upload_ingest(*, upload: Upload, on_progress: Callable[[Upload], None] | Non
         else upload.error_message,
     )
     return upload
+
+
+def _announce(upload_id: int) -> None:
+    """Tell the listeners (the team's schedule); their failure never fails the import."""
+    upload = Upload.objects.select_related("team", "uploaded_by").get(pk=upload_id)
+    for receiver, outcome in import_succeeded.send_robust(sender=Upload, upload=upload):
+        if isinstance(outcome, Exception):
+            logger.error("After upload %s, %r failed: %s", upload_id, receiver, outcome)
 
 
 def _refresh_statistics() -> None:

@@ -6,7 +6,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import dj_email_url
 import plotly
+from celery.schedules import crontab
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 from .csp import plotly_style_hashes
@@ -40,8 +42,10 @@ INSTALLED_APPS = [
     "analytics",
     "reports",
     "backtests",
+    "workflow",
     "operations",
     "audit",
+    "django_celery_beat",
 ]
 
 MIDDLEWARE = [
@@ -188,9 +192,43 @@ BROKER_SEND_TIMEOUT = CELERY_BROKER_CONNECTION_TIMEOUT
 # The watchdog (`make beat`, or `manage.py watchdog`): work with no sign of life for this
 # many seconds is queued again, finished or failed with the reason.
 WATCHDOG_STALLED_AFTER = env_int("WATCHDOG_STALLED_AFTER", 300, minimum=10)
+# `make beat` keeps its schedule in the database (django-celery-beat): these entries, and
+# each team's scheduled analysis, which its admins set on the team's schedule page.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+DIGEST_HOUR = env_int("DIGEST_HOUR", 7, minimum=0)  # local time of the daily and weekly digests
 CELERY_BEAT_SCHEDULE = {
     "watchdog": {"task": "operations.tasks.watchdog_task", "schedule": 60.0},
+    "daily-digest": {
+        "task": "workflow.tasks.daily_digest_task",
+        "schedule": crontab(minute=0, hour=DIGEST_HOUR),
+    },
+    "weekly-digest": {
+        "task": "workflow.tasks.weekly_digest_task",
+        "schedule": crontab(minute=15, hour=DIGEST_HOUR, day_of_week="mon"),
+    },
 }
+# Re-analyse a team's data after each successful import (each team may turn it off too).
+ANALYSE_AFTER_IMPORT = env_bool("ANALYSE_AFTER_IMPORT", True)
+
+# --- E-mail and links -------------------------------------------------------------
+# EMAIL_URL (smtp://user:password@host:587/?tls=True, console:, …) or the usual EMAIL_*
+# settings; without either, e-mail is printed on the console.
+_email = dj_email_url.parse(env_str("EMAIL_URL", "console:"))
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", _email["EMAIL_BACKEND"])
+EMAIL_HOST = env_str("EMAIL_HOST", _email["EMAIL_HOST"] or "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", _email["EMAIL_PORT"] or 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", _email["EMAIL_HOST_USER"] or "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", _email["EMAIL_HOST_PASSWORD"] or "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", _email["EMAIL_USE_TLS"])
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", _email["EMAIL_USE_SSL"])
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "RevTrend <revtrend@localhost>")
+# Where the app is reached from outside: links in e-mails and webhook messages.
+SITE_URL = env_url("SITE_URL", schemes=("http", "https"), default="http://127.0.0.1:8000")
+# Webhooks: seconds to wait for an answer, and attempts before giving up (backing off).
+WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 10.0, minimum=0.5)
+WEBHOOK_ATTEMPTS = env_int("WEBHOOK_ATTEMPTS", 5, minimum=1)
+WEBHOOK_BACKOFF = env_float("WEBHOOK_BACKOFF", 30.0, minimum=0.0)
 
 # --- Analysis -------------------------------------------------------------------
 # Customers per chunk task: large portfolios are split so Celery spreads them over workers.

@@ -52,6 +52,9 @@ def _test_settings(settings, tmp_path):
     settings.EAGER_TASKS_IN_BACKGROUND = False
     # Hashing test passwords slowly protects nothing and costs seconds.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # An import starts no analysis on its own, so each test says when one runs
+    # (tests/workflow/ turns it on where that is what it checks).
+    settings.ANALYSE_AFTER_IMPORT = False
 
 
 @pytest.fixture(autouse=True)

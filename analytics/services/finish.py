@@ -21,6 +21,7 @@ from analytics.models import (
     RunStatus,
     Segment,
 )
+from analytics.signals import run_succeeded
 from revtrend_site.bulk import analyze_tables, create_stage, load_frame
 
 from .runs import analysis_run_fail, run_params
@@ -81,8 +82,18 @@ def _finish(run: AnalysisRun) -> str:
             notes=[*locked.notes, *_segment_notes(run_params(run), segments)],
             **_counts(figures),
         )
+        transaction.on_commit(lambda: _announce(run.pk))
     _refresh_statistics()
     return RunStatus.SUCCEEDED
+
+
+def _announce(run_id: int) -> None:
+    """Tell the listeners (alerts, schedules); a listener's failure is logged, never the
+    run's: its results stand."""
+    run = AnalysisRun.objects.get(pk=run_id)
+    for receiver, outcome in run_succeeded.send_robust(sender=AnalysisRun, run=run):
+        if isinstance(outcome, Exception):
+            logger.error("After run %s, %r failed: %s", run_id, receiver, outcome)
 
 
 def _segment_notes(params, segments: SegmentResult) -> list[str]:

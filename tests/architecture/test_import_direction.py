@@ -1,7 +1,7 @@
 """Imports run with the flow: a module may import its own app and the apps below it, never
-one above (docs/architecture.md: accounts ← customers ← analytics ← reports). Function-level
-imports count too: hiding an import inside a function does not change which way it points.
-(That the core imports no Django is tests/analytics/core/test_reference.py's.)"""
+one above (docs/architecture.md: accounts ← customers ← analytics ← reports ← workflow).
+Function-level imports count too: hiding an import inside a function does not change which
+way it points. (That the core imports no Django is tests/analytics/core/test_reference.py's.)"""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ LAYERS = (
     ("customers",),
     ("analytics",),
     ("reports", "backtests"),
+    ("workflow",),
     ("operations",),
 )
 LEVEL = {app: level for level, apps in enumerate(LAYERS) for app in apps}

@@ -551,7 +551,8 @@ def test_second_delivery_of_the_ingest_task_does_nothing(
             upload=upload,
             column_mapping={"customer": "customer", "date": "date", "amount": "amount"},
         )
-    assert len(callbacks) == 1
+    # One queues the import; the import, run eagerly inside it, announces its success once.
+    assert len(callbacks) == 2
     upload.refresh_from_db()
     assert upload.status == UploadStatus.SUCCEEDED, upload.error_message
     after_first = snapshot()
