@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.models import Role
 from accounts.services import team_get_or_create, user_grant_role
 from analytics.core import Params
-from analytics.models import RunStatus
+from analytics.models import RunStatus, current_run
 from analytics.services import (
     AnalysisError,
     analysis_run_start,
@@ -77,8 +77,10 @@ class Command(BaseCommand):
         )
 
     def _analyse(self, team, admin) -> None:
-        if results_are_current(team=team):
-            self.stdout.write("Demo analysis is up to date.")
+        if results_are_current(team=team):  # the import's own analysis, or an earlier one
+            run = current_run(team)
+            assert run is not None  # results_are_current says there is one
+            self.stdout.write(f"Demo analysis is up to date. {run_summary(run)}")
             return
         self.stdout.write("Analysing the demo portfolio …")
         try:
