@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import logging
+import smtplib
 import time
 import urllib.error
 import urllib.request
@@ -67,7 +68,11 @@ def emails_send(*, notifications: QuerySet[Notification], subject: Callable[[int
         ]
         context = {"user": user, "items": listed, "more": max(0, len(alerts) - MAX_LISTED)}
         body = render_to_string("workflow/email_alerts.txt", context)
-        send_mail(subject(len(alerts)), body, None, [user.email])
+        try:
+            send_mail(subject(len(alerts)), body, None, [user.email])
+        except (OSError, smtplib.SMTPException) as exc:  # stays due: the next digest tries again
+            logger.warning("Alert e-mail to user %s failed: %s", user_id, exc)
+            continue
         Notification.objects.filter(pk__in=[n.pk for n in items]).update(emailed_at=timezone.now())
         sent += 1
     return sent
@@ -89,8 +94,9 @@ def emails_immediate(*, run: AnalysisRun) -> int:
 
 
 def emails_daily() -> int:
-    """The daily digest's e-mail part: everything still due for the users who chose it."""
-    due = Notification.objects.exclude(user_id__in=_immediate_users())
+    """The daily digest's e-mail part: everything still due (the daily users' alerts, and
+    any immediate e-mail that failed)."""
+    due = Notification.objects.all()
     return emails_send(
         notifications=due,
         subject=lambda count: (

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from html import unescape
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from analytics.models import AnalysisRun, CustomerResult, RunStatus
+from analytics.models import AnalysisRun
 from audit.models import AuditEvent
 from customers.followup import StatusRequest, status_set
 from customers.models import Customer, CustomerNote, FollowUp, FollowUpChange
+from tests.workflow.helpers import make_run as make_run_with
 
 pytestmark = pytest.mark.django_db
 
@@ -27,25 +27,9 @@ START = {"K-1": (3, 900), "K-2": (2, 800), "K-3": (1, 700), "K-4": (0, 600), "K-
 
 
 def make_run(team, levels: dict[str, int | None], risks: dict[str, int]) -> AnalysisRun:
-    """A succeeded run with these levels for the team's customers (created when new)."""
-    run = AnalysisRun.objects.create(
-        team=team, window_start=date(2024, 1, 1), window_end=date(2025, 6, 1),
-        status=RunStatus.RUNNING,
-    )  # fmt: skip
-    for external_id, level in levels.items():
-        customer, _ = Customer.objects.get_or_create(team=team, external_id=external_id)
-        CustomerResult.objects.create(
-            run=run, customer=customer, decline_level=level, n_months=18,
-            revenue_at_risk=Decimal(risks[external_id]),
-        )  # fmt: skip
-    counts = [list(levels.values()).count(level) for level in range(4)]
-    AnalysisRun.objects.filter(pk=run.pk).update(
-        status=RunStatus.SUCCEEDED,
-        customers_count=len(levels),
-        **{f"level_{level}_count": counts[level] for level in range(4)},
-        insufficient_count=list(levels.values()).count(None),
-    )
-    return run
+    """A succeeded run with these levels and revenue at risk for the team's customers."""
+    states = {cid: {"level": level, "risk": risks[cid]} for cid, level in levels.items()}
+    return make_run_with(team, states)
 
 
 @pytest.fixture

@@ -32,7 +32,13 @@ def make_run(
                 run=run, customer=customer, month=month, revenue=Decimal(1000),
                 expected=Decimal(100), zscore=z,
             )  # fmt: skip
-    AnalysisRun.objects.filter(pk=run.pk).update(status=RunStatus.SUCCEEDED)
+    levels = [state.get("level", 0) for state in states.values()]
+    AnalysisRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.SUCCEEDED,
+        customers_count=len(levels),
+        **{f"level_{level}_count": levels.count(level) for level in range(4)},
+        insufficient_count=levels.count(None),
+    )
     run.refresh_from_db()
     return run
 

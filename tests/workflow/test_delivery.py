@@ -160,3 +160,23 @@ def test_a_real_worker_retries_with_backoff(team_a, admin_a, endpoint, settings,
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 3)
     # Waited 0.2 s, then 0.4 s between the attempts (the worker's countdowns).
     assert time.monotonic() - started >= 0.6
+
+
+def test_a_failed_alert_email_stays_due_for_the_next_digest(team_a, admin_a, settings, caplog):
+    admin_a.email = "ada@example.com"
+    admin_a.save()
+    DeliveryPreference.objects.create(user=admin_a, email="immediate")
+    AlertRule.objects.create(team=team_a, kind=RuleKind.CHURNED)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9  # nothing listens there
+    judged(team_a, {"Q-9": {"churned": False}})
+    with caplog.at_level(logging.WARNING, logger="workflow.delivery"):
+        judged(team_a, {"Q-9": {"churned": True}})  # the run's alerts stand
+    assert "Alert e-mail to user" in caplog.text
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    from django.core import mail
+
+    from workflow.tasks import daily_digest_task
+
+    daily_digest_task.apply().get()
+    assert len(mail.outbox) == 1 and "Q-9" in mail.outbox[0].body
