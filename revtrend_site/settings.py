@@ -7,7 +7,6 @@ from pathlib import Path
 
 import dj_database_url
 import dj_email_url
-import plotly
 from celery.schedules import crontab
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 
@@ -137,16 +136,19 @@ USE_TZ = True
 # --- Static and uploaded files ------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
-STATICFILES_DIRS = [
-    BASE_DIR / "static",
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
     # plotly.min.js ships inside the plotly package: served by us, never from a CDN.
-    ("plotly", Path(plotly.__file__).parent / "package_data"),
+    "revtrend_site.storage.PlotlyFinder",
 ]
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Hashed names (cached for a year: a new version is a new name), gzip and brotli beside.
+    "staticfiles": {"BACKEND": "revtrend_site.storage.StaticStorage"},
 }
 # Serve from the app directories too, so a checkout works before collectstatic.
 WHITENOISE_USE_FINDERS = True

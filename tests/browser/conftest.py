@@ -46,6 +46,17 @@ class PageWatch:
         assert self.foreign_requests == [], self.foreign_requests
 
 
+@pytest.fixture(autouse=True)
+def _plain_static_names(settings):
+    """The live server's own static handler serves from the finders, which know the files by
+    their plain names; hashed names (what WhiteNoise serves in production, checked in
+    tests/operations/test_static.py) would 404 there."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    }
+
+
 @pytest.fixture
 def page(browser, live_server):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
