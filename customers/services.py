@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -178,6 +179,31 @@ def _preview_parse(
     return rows, row_errors
 
 
+def upload_retry_valid_rows(*, upload: Upload, user: User | AnonymousUser | None = None) -> Upload:
+    """A strict import refused for invalid rows, again as a new upload of the same file with
+    the same mapping that imports the valid rows and reports the rest."""
+    if upload.status != UploadStatus.FAILED or upload.skip_invalid or not upload.rows_rejected:
+        raise IngestError("Only a file refused for its invalid rows can be imported without them.")
+    with upload.file.open("rb") as handle:
+        retry = upload_create(
+            team=upload.team,
+            data=File(handle, name=upload.original_name),
+            filename=upload.original_name,
+            user=user,
+            mode=upload.mode,
+            column_mapping=upload.column_mapping,
+            date_format=upload.date_format,
+            skip_invalid=True,
+        )
+    return upload_confirm(
+        upload=retry,
+        column_mapping=upload.column_mapping,
+        date_format=upload.date_format,
+        mode=upload.mode,
+        skip_invalid=True,
+    )
+
+
 def upload_confirm(
     *,
     upload: Upload,
@@ -211,7 +237,7 @@ def upload_confirm(
         )
         try:
             enqueue_on_commit(
-                "customers.tasks.upload_ingest_task",
+                INGEST_TASK,
                 upload.pk,
                 on_failure=lambda _: _back_to_draft(upload),
             )
@@ -434,6 +460,31 @@ def upload_import_now(*, upload: Upload) -> Upload:
     if claimed is None:
         raise IngestError(f"Upload #{upload.pk} is not waiting to be imported.")
     return upload_ingest(upload=claimed)
+
+
+@dataclass(frozen=True)
+class Staleness:
+    """A file that ends before the team's latest data: its customers with no later revenue
+    will read as having stopped buying."""
+
+    file_ends: date
+    team_ends: date
+    months_behind: int
+    customers: int  # the team's customers whose data ends by the file's last month
+
+
+def upload_staleness(*, upload: Upload) -> Staleness | None:
+    if upload.status != UploadStatus.SUCCEEDED or upload.last_month is None:
+        return None
+    customers = Customer.objects.filter(team_id=upload.team_id)
+    team_ends = customers.aggregate(last=Max("last_month"))["last"]
+    if team_ends is None or upload.last_month >= team_ends:
+        return None
+    behind = (
+        (team_ends.year - upload.last_month.year) * 12 + team_ends.month - upload.last_month.month
+    )
+    ending = customers.filter(last_month__lte=upload.last_month).count()
+    return Staleness(upload.last_month, team_ends, behind, ending)
 
 
 def uploads_for_team(*, team: Team):

@@ -11,4 +11,5 @@ urlpatterns = [
     path("<int:upload_id>/confirm/", views.upload_confirm_view, name="upload_confirm"),
     path("<int:upload_id>/status/", views.upload_status_partial, name="upload_status"),
     path("<int:upload_id>/discard/", views.upload_discard, name="upload_discard"),
+    path("<int:upload_id>/retry/", views.upload_retry, name="upload_retry"),
 ]

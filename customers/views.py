@@ -14,7 +14,14 @@ from .forms import MappingForm, UploadForm
 from .ingest import IngestError
 from .ingest.mapping import FIELDS
 from .models import Upload, UploadStatus
-from .services import upload_confirm, upload_create, upload_preview, uploads_for_team
+from .services import (
+    upload_confirm,
+    upload_create,
+    upload_preview,
+    upload_retry_valid_rows,
+    upload_staleness,
+    uploads_for_team,
+)
 
 uploads_view = team_view(Role.ADMIN)
 
@@ -68,7 +75,7 @@ def _preview_context(upload: Upload, mapping_values: dict | None, date_format: s
 @require_safe
 def upload_detail(request: TeamRequest, team: Team, upload_id: int) -> HttpResponse:
     upload = _get_upload(team, upload_id)
-    context = {"upload": upload}
+    context: dict = {"upload": upload, "staleness": upload_staleness(upload=upload)}
     if upload.status == UploadStatus.DRAFT:
         context = _preview_context(upload, None, None)
         if "preview" in context:
@@ -124,6 +131,19 @@ def upload_confirm_view(request: TeamRequest, team: Team, upload_id: int) -> Htt
 def upload_status_partial(request: TeamRequest, team: Team, upload_id: int) -> HttpResponse:
     upload = _get_upload(team, upload_id)
     return render(request, "customers/upload_detail.html#upload-status", {"upload": upload})
+
+
+@uploads_view
+@require_POST
+def upload_retry(request: TeamRequest, team: Team, upload_id: int) -> HttpResponse:
+    """The refused file again, importing its valid rows and reporting the others."""
+    upload = _get_upload(team, upload_id)
+    try:
+        retry = upload_retry_valid_rows(upload=upload, user=request.user)
+    except IngestError as exc:
+        messages.error(request, exc.message)
+        return redirect("upload_detail", team_slug=team.slug, upload_id=upload.pk)
+    return redirect("upload_detail", team_slug=team.slug, upload_id=retry.pk)
 
 
 @uploads_view

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+
 # Queued by name (reports/tasks.py imports this module, not the reverse).
 GENERATE_TASK = "reports.tasks.report_generate_task"
 
@@ -355,10 +356,23 @@ def strip_html(text: str) -> str:
     return re.sub(r"<(?=[A-Za-z/!?])", "&lt;", cleaned)
 
 
+def download_name(report: Report) -> str:
+    """A file name that says what is in it: revtrend-acme-customer-C-17-2026-12-02-report-9.
+    Only letters, digits, dots and hyphens (the id of a customer may hold anything)."""
+    scope = "-".join(str(value) for value in report.scope.values())
+    when = timezone.localtime(report.created_at).strftime("%Y-%m-%d")
+    parts = ["revtrend", report.team.slug, report.kind, scope, when, f"report-{report.pk}"]
+    name = "-".join(part for part in parts if part)
+    return re.sub(r"[^A-Za-z0-9.]+", "-", name).strip("-.")[:150]
+
+
 def _header(report: Report, literal) -> str:
-    written = literal(report.provider or "unknown provider")
-    if report.model:
-        written += f" · {literal(report.model)}"
+    if (report.provider, report.model) == (OfflineNarrator.name, OfflineNarrator.model):
+        written = "the offline narrator (no LLM)"
+    else:
+        written = literal(report.provider or "unknown provider")
+        if report.model:
+            written += f" · {literal(report.model)}"
     run = f"run #{report.run_id}" if report.run_id else "a deleted run"
     created = timezone.localtime(report.created_at).strftime("%Y-%m-%d %H:%M")
     return f"{ReportKind(report.kind).label} report from {run}, written by {written}, {created}."

@@ -30,6 +30,7 @@ from .facts import ReportError, fact_sheet
 from .forms import GroupChoiceForm, ReportFilterForm, ReportRequestForm
 from .models import Report, ReportKind, ReportStatus
 from .services import (
+    download_name,
     report_as_markdown,
     report_as_text,
     report_for_team,
@@ -187,7 +188,7 @@ def _download(report: Report, text: str, extension: str, content_type: str) -> H
     if report.status != ReportStatus.DONE:
         raise Http404("This report has no text to download.")
     response = HttpResponse(text, content_type=f"{content_type}; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="report-{report.pk}.{extension}"'
+    response["Content-Disposition"] = f'attachment; filename="{download_name(report)}.{extension}"'
     response["X-Content-Type-Options"] = "nosniff"
     return response
 

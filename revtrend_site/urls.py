@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from analytics.pages.help import help_page
 from operations.audit_page import audit_list
 from workflow import urls as workflow_urls
 
@@ -17,4 +18,5 @@ urlpatterns = [
     path("t/<slug:team_slug>/backtests/", include("backtests.urls")),
     path("t/<slug:team_slug>/audit/", audit_list, name="audit_list"),
     path("notifications/", include(workflow_urls.user_urlpatterns)),
+    path("help/", help_page, name="help"),
 ]

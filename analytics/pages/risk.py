@@ -109,11 +109,41 @@ COLUMNS: tuple[tuple[str, str, bool], ...] = (
 )
 
 
+# What a heading means, for its tooltip and its accessible description.
+HELP = {
+    "Level": "0 stable or growing, 1 mild, 2 moderate, 3 sharp decline or churned (see the legend)",
+    "Revenue at risk": "How much less the customer is expected to bring over the next 12 months "
+    "than over the last 12",
+    "Follow-up": "Where the team is with this customer; dismissed and snoozed customers leave "
+    "the default view until their level worsens",
+    "Owner": "The team member who looks after this customer",
+    "Segment": "A group of customers with similar size, regularity, seasonality and trend",
+    "Still buying": "Probability that the customer still buys at its own rhythm",
+    "Expected, next 12\u00a0months": "Revenue the purchase model expects over the next 12 months",
+    "12\u2011month change": "Change of the underlying revenue (spikes, season and noise taken "
+    "out) over the last 12 months",
+    "p\u2011value": "How easily the trend could be chance; below 0.05 counts as real",
+    "Monthly slope": "Money per month of a robust trend line that one odd month cannot drag",
+    "Mean revenue": "Average revenue per month over the customer's months in the window",
+    "CV": "How much revenue swings month to month relative to its mean: 0.2 steady, 1+ lumpy",
+    "Active months": "Months with revenue in the window",
+    "Onset": "The month the decline started",
+    "Anomalies": "Months far above what the customer usually orders",
+}
+
+
 def _columns(query: RiskQuery, base_url: str) -> list[dict]:
-    """Headings with the URL a click asks for and the current aria-sort."""
+    """Headings with the URL a click asks for, the current aria-sort, and what they mean."""
     columns = []
     for key, label, numeric in COLUMNS:
-        column = {"key": key, "label": label, "numeric": numeric, "url": "", "aria_sort": ""}
+        column = {
+            "key": key,
+            "label": label,
+            "numeric": numeric,
+            "url": "",
+            "aria_sort": "",
+            "help": HELP.get(label, ""),
+        }
         if key in SORT_COLUMNS:
             column["url"] = query.url(base_url, sort=query.sort_toggled(key), page=1)
             if query.sort_column == key:

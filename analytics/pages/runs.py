@@ -24,6 +24,7 @@ from analytics.services import (
     run_for_team,
     runs_for_team,
 )
+from analytics.services.runs import run_staleness
 
 TEMPLATE = "analytics/runs.html"
 RUNS_PER_PAGE = 20
@@ -192,8 +193,11 @@ def _get_run(team: Team, run_id: int) -> AnalysisRun:
 @require_safe
 def run_detail(request: TeamRequest, team: Team, run_id: int) -> HttpResponse:
     run = _get_run(team, run_id)
+    staleness = run_staleness(run=run) if run.status == RunStatus.SUCCEEDED else None
     return render(
-        request, "analytics/run_detail.html", {"run": run, "current_run": current_run(team)}
+        request,
+        "analytics/run_detail.html",
+        {"run": run, "current_run": current_run(team), "staleness": staleness},
     )
 
 

@@ -80,6 +80,7 @@ ROW_FIELDS = (
     "active_months",
     "onset_month",
     "anomaly_count",
+    "explanation",  # the why-sentence under each customer (short text; the chart data is not)
 )
 
 

@@ -150,7 +150,13 @@ def customer_diagnostics(*, team: Team, external_id: str) -> CustomerDiagnostics
         revenue=revenue,
         series=series,
         anomalies=anomalies,
-        facts=_facts(months, revenue, series.get("underlying", [])),
+        # No trend is judged on insufficient data: no underlying level to compare either
+        # (its flat fill would read as "12.08 to 12.08, 0.0 per month").
+        facts=_facts(
+            months,
+            revenue,
+            series.get("underlying", []) if result.decline_level is not None else [],
+        ),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,7 @@ from celery import chain, chord
 from celery.backends.base import DisabledBackend
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from accounts.models import Team
@@ -22,6 +23,7 @@ from analytics.models import (
     AnalysisChunk,
     AnalysisRun,
     ChunkStatus,
+    CustomerResult,
     RunPurpose,
     RunStatus,
     current_run,
@@ -294,3 +296,28 @@ def run_summary(run: AnalysisRun) -> str:
         lines.append(f"Timings (s): {timings}")
     lines += [f"Note: {note}" for note in run.notes]
     return "\n".join(lines)
+
+
+STALE_MONTHS = 3  # a customer whose data ends this many months before the window end
+
+
+@dataclass(frozen=True)
+class RunStaleness:
+    """Customers whose revenue data ends well before the run's window end: the run read the
+    missing months as months without revenue."""
+
+    before: date  # their last month is this month or earlier
+    customers: int
+    churned: int  # of them, judged churned
+
+
+def run_staleness(*, run: AnalysisRun) -> RunStaleness | None:
+    """One aggregate query; None when no customer's data ends that early."""
+    end = run.window_end
+    index = end.year * 12 + end.month - 1 - STALE_MONTHS
+    before = date(index // 12, index % 12 + 1, 1)
+    stale = CustomerResult.objects.filter(run=run, customer__last_month__lte=before)
+    counts = stale.aggregate(customers=Count("pk"), churned=Count("pk", filter=Q(churned=True)))
+    if not counts["customers"]:
+        return None
+    return RunStaleness(before, counts["customers"], counts["churned"])

@@ -22,7 +22,9 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from analytics.models import LEVEL_LABELS
+from analytics.core import Params
+from analytics.models import LEVEL_LABELS, AnalysisRun
+from analytics.services.runs import run_params
 from revtrend_site.markdown import render_markdown
 
 register = template.Library()
@@ -102,6 +104,24 @@ def signed(value, decimals: int = 1) -> str:
 def markdown_safe(text: str) -> str:
     """Markdown someone wrote, as sanitised HTML (revtrend_site.markdown)."""
     return mark_safe(render_markdown(str(text or "")))
+
+
+@register.inclusion_tag("analytics/_level_legend.html")
+def level_legend(run: AnalysisRun | None = None) -> dict:
+    """The levels in words, with the thresholds the run used (the defaults without one)."""
+    params = run_params(run) if run is not None else Params()
+    mild, moderate, sharp = (f"{abs(edge) * 100:g} %" for edge in params.level_edges)
+    return {
+        "mild": mild,
+        "moderate": moderate,
+        "sharp": sharp,
+        "alpha": f"{params.alpha:g}",
+        "confidence": f"{(1 - params.alpha) * 100:g} %",
+        "churn_months": params.min_churn_months,
+        "churn_chance": f"{params.churn_probability * 100:g} %",
+        "min_months": params.min_span_months,
+        "min_active": params.min_active_months,
+    }
 
 
 @register.simple_tag

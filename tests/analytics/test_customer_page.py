@@ -317,3 +317,11 @@ def test_the_page_shows_a_real_analysis(
     assert all(len(values) == months for values in data["series"].values())
     assert len(data["anomalies"]) == result.anomaly_count
     assert all(a["month"] in data["months"] for a in data["anomalies"])
+
+
+def test_insufficient_data_shows_no_invented_trend(client_for, viewer_a, team_a, customer):
+    make_run(team_a, {customer: None})
+    html = client_for(viewer_a).get(page_url(team_a, "C-001")).content.decode()
+    assert "Too little history to judge a trend." in html
+    facts = html[html.index('id="customer-facts"') :].split("</dl>")[0]
+    assert "per month" not in facts and "Insufficient data" in html

@@ -412,7 +412,7 @@ def test_sort_on_every_whitelisted_column(viewer, team_a, run, column, descendin
     sort = f"-{column}" if descending else column
     response = viewer.get(list_url(team_a, sort=sort))
     assert row_ids(response) == expected_order(column, descending)
-    sorted_header = re.search(r'aria-sort="(\w+)">\s*<a class="sort" href="[^"]*"[^>]*'
+    sorted_header = re.search(r'aria-sort="(\w+)"[^>]*>\s*<a class="sort" href="[^"]*"[^>]*'
                               r'data-sort-key="(\w+)"', response.content.decode())  # fmt: skip
     assert sorted_header.groups() == ("descending" if descending else "ascending", column)
 
@@ -548,7 +548,7 @@ def test_pages_of_a_nullable_sort_run_on_into_the_empty_values(viewer, team_a, r
     assert pages == order
 
 
-def test_the_page_query_leaves_out_the_heavy_columns(
+def test_the_page_query_leaves_out_the_chart_data(
     viewer, team_a, run, django_assert_max_num_queries
 ):
     # 13 on a first visit: the session is saved once (last team), the page's ids come in
@@ -557,7 +557,8 @@ def test_the_page_query_leaves_out_the_heavy_columns(
     with django_assert_max_num_queries(13) as captured:
         viewer.get(list_url(team_a))
     rows_query = next(q for q in count_queries(captured) if "analytics_customerresult" in q)
-    assert '"components"' not in rows_query and '"explanation"' not in rows_query
+    # The chart's series stay out; the why-sentence is shown under each customer.
+    assert '"components"' not in rows_query and '"explanation"' in rows_query
 
 
 # --- HTMX -----------------------------------------------------------------------------------
@@ -781,3 +782,22 @@ def test_the_table_of_a_real_run_agrees_with_the_runs_counts(
         assert len(shown) == segment.size
     exported = read_csv(viewer.get(export_url(team_a)))
     assert len(exported) == 1 + run.customers_count
+
+
+def test_the_table_explains_itself(viewer, team_a, run):
+    html = viewer.get(list_url(team_a)).content.decode()
+    legend = html[html.index('id="level-legend"') :].split("</details>")[0]
+    # The thresholds the run used, in words.
+    assert "10 %" in legend and "25 %" in legend and "50 %" in legend and "0.05" in legend
+    assert "churned" in legend and "Insufficient data" in legend
+    # Every figure's heading says what it means, to the eye (title) and to a screen reader.
+    for label in ("Revenue at risk", "p\u2011value", "CV", "Still buying"):
+        heading = re.search(rf'<th [^>]*title="([^"]+)"[^>]*>(?:(?!</th>).)*{label}', html, re.S)
+        assert heading, label
+        described = re.search(
+            rf'aria-describedby="(col-help-\d+)"[^>]*>(?:(?!</th>).)*{label}', html, re.S
+        )
+        assert described and f'id="{described.group(1)}"' in html
+    # The why-sentence under each customer that has one.
+    row = html[html.index(">@SUM(1)</a>") :].split("</th>")[0]
+    assert 'class="why-line"' in row

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from analytics.models import AnalysisRun, RunStatus
-from customers.models import Upload
+from customers.models import Customer, Upload
 
 from .helpers import import_portfolio
 
@@ -121,3 +121,20 @@ def test_the_dashboard_shows_the_current_results(
     run = AnalysisRun.objects.get()
     page = client.get(reverse("dashboard", args=[team_a.slug]))
     assert f"run #{run.pk}".encode() in page.content and b"Insufficient data" in page.content
+
+
+def test_a_run_page_warns_of_customers_whose_data_ended_early(client_for, viewer_a, team_a):
+    from datetime import date
+
+    from tests.workflow.helpers import make_run as run_with
+
+    run = run_with(
+        team_a,
+        {"OLD-1": {"level": 3, "churned": True}, "OLD-2": {"level": 0}, "NEW": {"level": 0}},
+    )  # window ends 2025-06
+    Customer.objects.filter(external_id__startswith="OLD").update(last_month=date(2025, 1, 1))
+    Customer.objects.filter(external_id="NEW").update(last_month=date(2025, 5, 1))
+    html = client_for(viewer_a).get(f"/t/{team_a.slug}/runs/{run.pk}/").content.decode()
+    warning = html[html.index('id="stale-warning"') :].split("</div>")[0]
+    assert "2 customers' data end in 2025-03 or earlier" in warning
+    assert "1 of them was judged churned" in warning

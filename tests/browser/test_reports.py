@@ -12,6 +12,7 @@ from analytics.core import Params
 from analytics.models import CustomerResult, RunStatus
 from analytics.services import analysis_run_start
 from reports.models import Report, ReportStatus
+from reports.services import download_name
 from tests.analytics.helpers import import_portfolio
 from tests.browser.conftest import log_in, screenshot
 
@@ -75,13 +76,13 @@ def test_an_analyst_generates_a_group_report_and_downloads_it(
     with page.expect_download() as markdown:
         page.click(f"{panel} >> text=Markdown")
     md = Path(markdown.value.path()).read_text(encoding="utf-8")
-    assert markdown.value.suggested_filename == f"report-{report.pk}.md"
+    assert markdown.value.suggested_filename == f"{download_name(report)}.md"
     assert md.startswith(f"# {report.title}\n")
     assert all(f"## {section}" in md for section in SECTIONS)
     with page.expect_download() as text:
         page.click(f"{panel} >> text=Text")
     txt = Path(text.value.path()).read_text(encoding="utf-8")
-    assert text.value.suggested_filename == f"report-{report.pk}.txt"
+    assert text.value.suggested_filename == f"{download_name(report)}.txt"
     assert all(f"{s}\n{'-' * len(s)}" in txt for s in SECTIONS) and "##" not in txt
 
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

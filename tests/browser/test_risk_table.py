@@ -85,13 +85,13 @@ def test_filter_sort_and_back_button_swap_the_table_in_place(page, viewer_a, tea
 def test_search_box_filters_as_you_type(page, viewer_a, team_a, analysed):
     log_in(page, viewer_a.username)
     page.goto(f"{page.watch.base_url}/t/{team_a.slug}/customers/?sort=-anomaly_count")
-    first_id = page.inner_text("#risk-table tbody tr:first-child th")
+    first_id = page.inner_text("#risk-table tbody tr:first-child th.customer a")
     page.fill("#id_q", first_id)
     page.wait_for_url(re.compile(r"q=" + re.escape(first_id)))
     wait_until(
         page,
         "document.querySelectorAll('#risk-table tbody tr').length >= 1 && "
-        "[...document.querySelectorAll('#risk-table tbody th')].every("
+        "[...document.querySelectorAll('#risk-table tbody th.customer a')].every("
         f"t => t.innerText.toLowerCase().includes({first_id.lower()!r}))",
     )
     assert "sort=-anomaly_count" in page.url  # the sort survives a search

@@ -69,7 +69,7 @@ def test_viewer_sees_the_radar_and_opens_a_segment_in_the_risk_table(
     page.wait_for_url(f"**/t/{team_a.slug}/customers/?segment={target.number}")
     page.wait_for_selector("#risk-table")
     assert page.input_value("#id_segment") == str(target.number)
-    shown = page.locator("#risk-table tbody th.customer").all_inner_texts()
+    shown = page.locator("#risk-table tbody th.customer a").all_inner_texts()
     expected = set(
         CustomerResult.objects.filter(run=analysed_run, segment=target.number).values_list(
             "customer__external_id", flat=True

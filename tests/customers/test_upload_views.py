@@ -205,3 +205,48 @@ def test_admin_of_other_team_cannot_see_upload(client_for, admin_a, admin_b, tea
     assert other.get(reverse("upload_detail", args=[team_a.slug, upload.pk])).status_code == 404
     # and the id under the other team's own slug is not found either
     assert other.get(reverse("upload_detail", args=["globex", upload.pk])).status_code == 404
+
+
+def test_a_file_refused_for_invalid_rows_offers_to_import_the_valid_ones(
+    client_for, admin_a, team_a, django_capture_on_commit_callbacks
+):
+    from customers.models import RevenueRecord, Upload, UploadStatus
+    from customers.services import upload_create, upload_import_now
+
+    data = b"customer_id,date,amount\nA,2024-01-05,10\nB,not a date,5\nC,2024-02-05,7\n"
+    refused = upload_import_now(
+        upload=upload_create(team=team_a, data=data, filename="t.csv", user=admin_a)
+    )
+    assert refused.status == UploadStatus.FAILED and refused.rows_rejected == 1
+    client = client_for(admin_a)
+    page = client.get(f"/t/{team_a.slug}/uploads/{refused.pk}/").content.decode()
+    assert 'id="retry-valid-rows"' in page and "without the 1 invalid one" in page
+    with django_capture_on_commit_callbacks(execute=True):  # the import is queued on commit
+        response = client.post(f"/t/{team_a.slug}/uploads/{refused.pk}/retry/")
+    retry = Upload.objects.exclude(pk=refused.pk).get()
+    assert response.status_code == 302 and response["Location"].endswith(f"/{retry.pk}/")
+    assert retry.status == UploadStatus.SUCCEEDED and retry.skip_invalid
+    assert retry.rows_imported == 2 and retry.rows_rejected == 1
+    assert RevenueRecord.objects.filter(team=team_a).count() == 2
+    again = client.post(f"/t/{team_a.slug}/uploads/{retry.pk}/retry/", follow=True)
+    assert "Only a file refused for its invalid rows" in again.content.decode()
+
+
+def test_a_file_ending_before_the_teams_data_warns_with_counts(client_for, admin_a, team_a):
+    from customers.services import upload_create, upload_import_now
+
+    def imported(text: str, name: str):
+        created = upload_create(team=team_a, data=text.encode(), filename=name, user=admin_a)
+        return upload_import_now(upload=created)
+
+    recent = imported("customer_id,date,amount\nA,2025-01-05,10\nA,2025-12-05,10\n", "a.csv")
+    old = imported(
+        "customer_id,date,amount\nB,2024-11-05,5\nC,2025-01-20,7\nA,2024-12-05,1\n", "old.csv"
+    )
+    client = client_for(admin_a)
+    html = client.get(f"/t/{team_a.slug}/uploads/{old.pk}/").content.decode()
+    warning = html[html.index('id="stale-warning"') :].split("</div>")[0]
+    assert "This file ends in 2025-01, 11 months before the team" in warning
+    assert "(2025-12)" in warning and "2 customers have no revenue after it" in warning
+    fresh = client.get(f"/t/{team_a.slug}/uploads/{recent.pk}/").content.decode()
+    assert 'id="stale-warning"' not in fresh

@@ -97,3 +97,21 @@ def test_no_template_syntax_leaks_into_a_page(client, client_for, viewer_a, team
         assert response.status_code == 200
         assert b"{#" not in response.content and b"{%" not in response.content
         assert b"#}" not in response.content and b"%}" not in response.content
+
+
+@pytest.mark.django_db
+def test_the_help_page_explains_the_levels_in_words(client):
+    html = client.get("/help/").content.decode()
+    assert "How RevTrend decides" in html and 'id="level-legend"' in html
+    assert "Revenue at risk" in html and "p-value" in html
+
+
+@pytest.mark.django_db
+def test_error_pages_keep_the_sites_layout_and_say_what_is_needed(client_for, viewer_a, team_a):
+    client = client_for(viewer_a)
+    refused = client.post(f"/t/{team_a.slug}/runs/start/")
+    html = refused.content.decode()
+    assert refused.status_code == 403 and 'id="error-403"' in html
+    assert "This needs the Analyst role." in html and 'class="topbar"' in html
+    missing = client.get(f"/t/{team_a.slug}/customers/NOPE/")
+    assert missing.status_code == 404 and 'id="error-404"' in missing.content.decode()

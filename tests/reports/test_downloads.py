@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from reports.services import report_as_markdown, report_as_text
@@ -53,3 +55,16 @@ def test_text_download_sanitises_the_same_and_keeps_code(hostile):
     assert "<b>" not in text
     assert "\n" not in text.split("\n")[0]  # the title is one line
     assert text.split("\n")[0] == HOSTILE_TITLE.replace("\n", " ")
+
+
+@pytest.mark.django_db
+def test_a_download_name_keeps_only_safe_characters(team_a):
+    from reports.models import Report, ReportKind
+    from reports.services import download_name
+
+    report = Report.objects.create(
+        team=team_a, kind=ReportKind.CUSTOMER, scope={"customer": '../évil "id"\r\n; x'}
+    )
+    name = download_name(report)
+    assert name.startswith("revtrend-acme-customer-") and name.endswith(f"-report-{report.pk}")
+    assert re.fullmatch(r"[A-Za-z0-9.-]+", name)

@@ -289,12 +289,14 @@ def test_downloads_are_attachments_with_the_report(client_for, viewer_a, team_a,
     client = client_for(viewer_a)
     md = client.get(url("report_download_md", team_a, report.pk))
     assert md["Content-Type"] == "text/markdown; charset=utf-8"
-    assert md["Content-Disposition"] == f'attachment; filename="report-{report.pk}.md"'
+    day = timezone.localtime(report.created_at).strftime("%Y-%m-%d")
+    name = f"revtrend-acme-segment-1-{day}-report-{report.pk}"
+    assert md["Content-Disposition"] == f'attachment; filename="{name}.md"'
     text = md.content.decode()
     assert text.startswith("# Segment 1\n") and "## Risk analysis" in text and "offline" in text
     txt = client.get(url("report_download_txt", team_a, report.pk))
     assert txt["Content-Type"] == "text/plain; charset=utf-8"
-    assert txt["Content-Disposition"] == f'attachment; filename="report-{report.pk}.txt"'
+    assert txt["Content-Disposition"] == f'attachment; filename="{name}.txt"'
     body = txt.content.decode()
     assert body.startswith("Segment 1\n=========\n")
     assert "Risk analysis\n-------------" in body and "##" not in body
