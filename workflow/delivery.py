@@ -158,10 +158,14 @@ def test_payload(webhook: Webhook) -> dict:
 
 
 def deliveries_create(*, run: AnalysisRun, alerts: list[Alert]) -> list[WebhookDelivery]:
+    """One message per enabled webhook with the run's alerts; none for a webhook that already
+    has the run's message (the task judging a run twice sends nothing twice)."""
     if not alerts:
         return []
     payload = run_payload(run, alerts)
-    hooks = Webhook.objects.filter(team_id=run.team_id, enabled=True)
+    hooks = Webhook.objects.filter(team_id=run.team_id, enabled=True).exclude(
+        deliveries__run=run, deliveries__is_test=False
+    )
     return [WebhookDelivery.objects.create(webhook=h, run=run, payload=payload) for h in hooks]
 
 

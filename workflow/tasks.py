@@ -25,7 +25,8 @@ def alerts_evaluate_task(run_id: int) -> str:
     alerts = alerts_raise(run=run)
     notified = notifications_create(run=run, alerts=alerts)
     emails = delivery.emails_immediate(run=run)
-    deliveries = delivery.deliveries_create(run=run, alerts=alerts) if notified else []
+    # Webhooks hear of every alert, whoever else does (a team may have no admin to notify).
+    deliveries = delivery.deliveries_create(run=run, alerts=alerts)
     for item in deliveries:
         enqueue(delivery.DELIVER_TASK, item.pk)
     return (

@@ -180,3 +180,12 @@ def test_a_failed_alert_email_stays_due_for_the_next_digest(team_a, admin_a, set
 
     daily_digest_task.apply().get()
     assert len(mail.outbox) == 1 and "Q-9" in mail.outbox[0].body
+
+
+def test_judging_a_run_twice_sends_its_webhook_message_once(team_a, hooked, endpoint):
+    from workflow.tasks import alerts_evaluate_task
+
+    judged(team_a, {"A": {"level": 1}})
+    run = judged(team_a, {"A": {"level": 3}})
+    alerts_evaluate_task.apply(args=[run.pk]).get()
+    assert len(endpoint.received) == 1 and Delivery.objects.count() == 1
