@@ -22,6 +22,8 @@ ROLE_RANK = {Role.VIEWER: 0, Role.ANALYST: 1, Role.ADMIN: 2}
 class Team(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=60, unique=True)
+    # ISO 4217 code of the team's revenue ("EUR"), shown beside every amount; empty: unknown.
+    currency = models.CharField(max_length=3, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     # Annotated: django-stubs cannot infer a through model named by a string before its class.
     members: models.ManyToManyField[User, Membership] = models.ManyToManyField(

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django.utils.text import slugify
+
+from audit.services import audit_record
 
 from .models import Membership, Role, Team
 
@@ -46,3 +49,19 @@ def user_grant_role(
         user.save(update_fields=["password"])
     Membership.objects.update_or_create(user=user, team=team, defaults={"role": role})
     return user, created
+
+
+CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def team_currency_set(*, team: Team, code: str, user: object = None) -> Team:
+    """Set the team's currency (an ISO 4217 code such as EUR, or empty); ValueError when the
+    code is not three letters."""
+    code = code.strip().upper()
+    if code and not CURRENCY.fullmatch(code):
+        raise ValueError("The currency is a three-letter ISO code, such as EUR, USD or GBP.")
+    if code != team.currency:
+        team.currency = code
+        team.save(update_fields=["currency"])
+        audit_record(action="team.currency", team=team, user=user, detail=code or "(none)")
+    return team

@@ -9,12 +9,14 @@ from datetime import time
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.access import TeamRequest, team_view
 from accounts.models import Role, Team
+from accounts.services import team_currency_set
 from analytics.links import customer_url_builder
 
 from .alerts import unread_count
@@ -168,20 +170,23 @@ def schedule_page(request: TeamRequest, team: Team) -> HttpResponseBase:
             error = "Give the time as HH:MM."
         if not error:
             try:
-                schedule_save(
-                    team=team,
-                    request=ScheduleRequest(
-                        analyse_after_import=request.POST.get("analyse_after_import") == "on",
-                        frequency=request.POST.get("frequency", ""),
-                        weekday=int(request.POST.get("weekday", "0") or 0),
-                        at=at,
-                    ),
-                    user=request.user,
-                )
+                with transaction.atomic():  # a refused field changes nothing
+                    currency = request.POST.get("currency", "")
+                    team_currency_set(team=team, code=currency, user=request.user)
+                    schedule_save(
+                        team=team,
+                        request=ScheduleRequest(
+                            analyse_after_import=request.POST.get("analyse_after_import") == "on",
+                            frequency=request.POST.get("frequency", ""),
+                            weekday=int(request.POST.get("weekday", "0") or 0),
+                            at=at,
+                        ),
+                        user=request.user,
+                    )
             except ValueError as exc:
                 error = str(exc)
             else:
-                messages.success(request, "Schedule saved.")
+                messages.success(request, "Settings saved.")
                 return redirect("schedule_page", team.slug)
     return render(
         request,

@@ -26,6 +26,7 @@ from analytics.core import Params
 from analytics.models import LEVEL_LABELS, AnalysisRun
 from analytics.services.runs import run_params
 from revtrend_site.markdown import render_markdown
+from revtrend_site.middleware import current_request
 
 register = template.Library()
 
@@ -50,13 +51,24 @@ def _with_minus(text: str) -> str:
 
 @register.filter
 def money(value) -> str:
+    """An amount, with the team's currency code before it when the team has set one."""
     number = _number(value)
     if number is None:
         return MISSING
     if number == 0:
-        return "0"
-    places = 0 if abs(number) >= 1000 else 2
-    return _with_minus(f"{number:,.{places}f}")
+        text = "0"
+    else:
+        places = 0 if abs(number) >= 1000 else 2
+        text = _with_minus(f"{number:,.{places}f}")
+    code = _currency()
+    return f"{code}{NBSP}{text}" if code else text
+
+
+def _currency() -> str:
+    """The currency of the team whose page is being rendered ('' elsewhere, or unset)."""
+    request = current_request()
+    team = getattr(request, "team", None) if request is not None else None
+    return getattr(team, "currency", "") or ""
 
 
 @register.filter

@@ -801,3 +801,14 @@ def test_the_table_explains_itself(viewer, team_a, run):
     # The why-sentence under each customer that has one.
     row = html[html.index(">@SUM(1)</a>") :].split("</th>")[0]
     assert 'class="why-line"' in row
+
+
+def test_every_amount_carries_the_teams_currency(viewer, team_a, run):
+    team_a.currency = "EUR"
+    team_a.save()
+    html = viewer.get(list_url(team_a)).content.decode()
+    risks = re.findall(r'<td class="num risk-cell"[^>]*>([^<]*)</td>', html)
+    assert risks and all(cell.startswith("EUR\u00a0") for cell in risks), risks
+    dashboard = viewer.get(reverse("dashboard", args=[team_a.slug])).content.decode()
+    kpi = re.search(r'id="kpi-revenue-at-risk">([^<]*)<', dashboard).group(1)
+    assert kpi.startswith("EUR\u00a0")

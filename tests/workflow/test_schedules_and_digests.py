@@ -178,3 +178,16 @@ def test_the_weekly_task_emails_each_member_once(team_a, admin_a, viewer_a, anal
     assert "Entered level 2–3: 1" in vera and "- O-1: level 1 → 3, 900 at risk" in vera
     assert "U-1" not in vera.split("The portfolio:")[0]  # the paragraph is the team's
     assert "Newly churned: 1" in sent["ada@example.com"].body
+
+
+@pytest.mark.django_db
+def test_an_admin_sets_the_currency_and_a_bad_code_changes_nothing(client_for, admin_a, team_a):
+    url = reverse("schedule_page", args=[team_a.slug])
+    client = client_for(admin_a)
+    bad = client.post(url, {"currency": "EURO", "frequency": "daily", "time": "06:00"})
+    assert bad.status_code == 400 and "three-letter ISO code" in bad.content.decode()
+    team_a.refresh_from_db()
+    assert team_a.currency == "" and not TeamSchedule.objects.exists()
+    client.post(url, {"currency": "gbp", "frequency": "off", "time": "06:00"})
+    team_a.refresh_from_db()
+    assert team_a.currency == "GBP"

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Role
-from accounts.services import team_get_or_create, user_grant_role
+from accounts.services import team_currency_set, team_get_or_create, user_grant_role
 from analytics.core import Params
 from analytics.models import RunStatus, current_run
 from analytics.services import (
@@ -47,7 +47,9 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=7)
 
     def handle(self, *args, **options):
-        team, _ = team_get_or_create(slug="demo", name="Demo Retail")
+        team, created = team_get_or_create(slug="demo", name="Demo Retail")
+        if created:  # the generated amounts are euros; an admin may change it
+            team_currency_set(team=team, code="EUR")
         admin = None
         for username, role in DEMO_USERS:
             try:
