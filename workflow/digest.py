@@ -96,7 +96,11 @@ def _sort_move(digest: Digest, row: dict, was: int | None, known: bool, was_chur
     entry = _entry(digest.team, row, was)
     if row["churned"] and not was_churned:
         digest.churned.append(entry)
-    if not known or level is None:
+    if level is None:
+        return
+    if not known:  # new to the analysis: arriving at level 2–3 is entering it
+        if level >= HIGH:
+            digest.entered.append(entry)
         return
     if level >= HIGH and (was is None or was < HIGH):
         digest.entered.append(entry)

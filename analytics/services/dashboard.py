@@ -11,6 +11,7 @@ The level counts come from the run's row, written when it finished.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -80,6 +81,7 @@ class Mover:
     revenue_at_risk: Decimal
     previous_revenue_at_risk: Decimal
     risk_change: Decimal
+    is_new: bool = False  # in no previous run: entered level 3 on arrival
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class Movers:
     previous_run: AnalysisRun
     lists: list[MoverList]
     compared: int  # customers in both runs
+    new_customers: int = 0  # new to the analysis and at level 3 (counted in "entered level 3")
 
 
 @dataclass(frozen=True)
@@ -203,7 +206,7 @@ MOVER_KINDS: tuple[tuple[str, str, str, Q, tuple[str, ...]], ...] = (
     (
         "entered-3",
         "Entered level 3",
-        "Now in sharp decline, not before.",
+        "Now in sharp decline, not before (customers new to the analysis included).",
         ENTERED_3,
         ("-revenue_at_risk", "pk"),
     ),
@@ -248,7 +251,29 @@ def run_movers(*, run: AnalysisRun, previous: AnalysisRun) -> Movers:
         )
         for key, title, description, condition, ordering in MOVER_KINDS
     ]
-    return Movers(previous_run=previous, lists=lists, compared=counts["compared"])
+    new = _new_at_level_3(run=run, previous=previous)
+    new_count = new.count()
+    if new_count:  # a customer that arrives in sharp decline has entered level 3 too
+        entered = lists[0]
+        arrivals = [
+            Mover(external_id, level, None, risk, Decimal(0), risk, is_new=True)
+            for external_id, level, risk in new.order_by("-revenue_at_risk", "pk").values_list(
+                "customer__external_id", "decline_level", "revenue_at_risk"
+            )[:MOVERS_SHOWN]
+        ]
+        merged = sorted([*entered.movers, *arrivals], key=lambda m: -m.revenue_at_risk)
+        lists[0] = dataclasses.replace(
+            entered, total=entered.total + new_count, movers=merged[:MOVERS_SHOWN]
+        )
+    return Movers(
+        previous_run=previous, lists=lists, compared=counts["compared"], new_customers=new_count
+    )
+
+
+def _new_at_level_3(*, run: AnalysisRun, previous: AnalysisRun) -> QuerySet[CustomerResult]:
+    """The run's level-3 customers the previous run did not have."""
+    before = CustomerResult.objects.filter(run=previous).values("customer_id")
+    return CustomerResult.objects.filter(run=run, decline_level=3).exclude(customer_id__in=before)
 
 
 def _paired_results(*, run: AnalysisRun, previous: AnalysisRun) -> PairedResults:

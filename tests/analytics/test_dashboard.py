@@ -37,7 +37,7 @@ CURRENT = {
     "C4": (3, "2500.00", -0.8),  # stays at 3; risk +500
     "C5": (3, "800.00", -0.55),  # entered level 3 from insufficient data; risk +800
     "C6": (None, "0.00", None),  # now insufficient: neither worsened nor recovered
-    "C7": (3, "9999.00", 0.1),  # new: in no previous run, so not a mover
+    "C7": (3, "9999.00", 0.1),  # new, and already at level 3: it entered level 3 too
 }
 # Monthly revenue (customer, month, amount); C1's 2024-12 lies outside the window and C6 is
 # insufficient data: neither counts in the heatmap.
@@ -186,9 +186,10 @@ def test_movers_compare_with_the_previous_succeeded_run(team_a, runs, customers)
     make_run(team_a, customers, {"C1": (0, "0.00", 0.0)}, status=RunStatus.FAILED, error="x")
     movers = dashboard_summary(team=team_a).movers
     assert movers.previous_run == previous and movers.compared == 6
+    assert movers.new_customers == 1
     by_key = {item.key: item for item in movers.lists}
     assert {key: item.total for key, item in by_key.items()} == {
-        "entered-3": 2,
+        "entered-3": 3,
         "worsened": 1,
         "recovered": 1,
         "risk-up": 4,
@@ -197,7 +198,8 @@ def test_movers_compare_with_the_previous_succeeded_run(team_a, runs, customers)
         key: [(m.external_id, m.previous_level, m.decline_level) for m in item.movers]
         for key, item in by_key.items()
     }
-    assert rows["entered-3"] == [("C1", 0, 3), ("C5", None, 3)]
+    assert rows["entered-3"] == [("C7", None, 3), ("C1", 0, 3), ("C5", None, 3)]
+    assert [m.is_new for m in by_key["entered-3"].movers] == [True, False, False]
     assert rows["worsened"] == [("C2", 1, 2)]
     assert rows["recovered"] == [("C3", 2, 1)]
     assert [(m.external_id, m.risk_change) for m in by_key["risk-up"].movers] == [
@@ -237,11 +239,11 @@ def test_the_dashboard_reads_in_a_fixed_number_of_queries(
     client_for, viewer_a, team_a, runs, django_assert_max_num_queries
 ):
     """Session and team (5), runs (2), KPIs (2), heatmap (1), movers (1 + 4 lists),
-    the data's months (1), my customers (1, or 3 for an owner), the session's save (1):
-    none per customer."""
+    the data's months (1), my customers (1, or 3 for an owner), the customers new at level 3
+    (2), the session's save (1): none per customer."""
     Customer.objects.filter(team=team_a).update(owner=viewer_a)
     client = client_for(viewer_a)
-    with django_assert_max_num_queries(21):
+    with django_assert_max_num_queries(23):
         assert client.get(dashboard_url(team_a)).status_code == 200
 
 

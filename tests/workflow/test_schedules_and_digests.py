@@ -191,3 +191,13 @@ def test_an_admin_sets_the_currency_and_a_bad_code_changes_nothing(client_for, a
     client.post(url, {"currency": "gbp", "frequency": "off", "time": "06:00"})
     team_a.refresh_from_db()
     assert team_a.currency == "GBP"
+
+
+@pytest.mark.django_db
+def test_a_customer_new_at_level_3_has_entered_it_in_the_digest(team_a, viewer_a, week):
+    from tests.workflow.helpers import make_run as run_with
+
+    Customer.objects.create(team=team_a, external_id="O-NEW", owner=viewer_a)
+    later = run_with(team_a, {"O-1": {"level": 3}, "O-NEW": {"level": 3, "risk": 50}})
+    digest = digest_for(team=team_a, user=viewer_a, role=Role.VIEWER, run=later)
+    assert names(digest.entered) == ["O-NEW"]  # O-1 was already at 3
