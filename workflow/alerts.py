@@ -171,7 +171,8 @@ def alerts_raise(*, run: AnalysisRun) -> list[Alert]:
 
 def notifications_create(*, run: AnalysisRun, alerts: Iterable[Alert]) -> int:
     """One notification per alert and recipient: the owner (while a member), else the admins;
-    delivered by each recipient's choices. How many were created."""
+    delivered by each recipient's choices. Safe twice (unique per user and alert); returns
+    how many it wrote or found already written."""
     members = dict(Membership.objects.filter(team_id=run.team_id).values_list("user_id", "role"))
     admins = [user for user, role in members.items() if role == Role.ADMIN]
     preferences = {
