@@ -25,6 +25,7 @@ from audit.models import Outcome
 from audit.services import audit_record
 from revtrend_site.bulk import analyze_tables
 from revtrend_site.queueing import QueueUnavailable, enqueue_on_commit
+from revtrend_site.signals import announce
 
 from .followup import owner_directory
 from .ingest import IngestError
@@ -352,9 +353,7 @@ def upload_ingest(*, upload: Upload, on_progress: Callable[[Upload], None] | Non
 def _announce(upload_id: int) -> None:
     """Tell the listeners (the team's schedule); their failure never fails the import."""
     upload = Upload.objects.select_related("team", "uploaded_by").get(pk=upload_id)
-    for receiver, outcome in import_succeeded.send_robust(sender=Upload, upload=upload):
-        if isinstance(outcome, Exception):
-            logger.error("After upload %s, %r failed: %s", upload_id, receiver, outcome)
+    announce(import_succeeded, Upload, upload=upload)
 
 
 def _refresh_statistics() -> None:

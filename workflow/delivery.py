@@ -13,7 +13,6 @@ import urllib.error
 import urllib.request
 from collections import defaultdict
 from collections.abc import Callable
-from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -22,6 +21,7 @@ from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from analytics.links import customer_url_builder
 from analytics.models import AnalysisRun
 
 from .models import (
@@ -42,7 +42,9 @@ DELIVER_TASK = "workflow.tasks.webhook_deliver_task"
 
 
 def customer_link(team_slug: str, external_id: str) -> str:
-    return f"{settings.SITE_URL}/t/{team_slug}/customers/{quote(external_id, safe='')}/"
+    """The customer's page as an absolute URL (the pages' own link builder, so an id such as
+    ".." is handled the same way)."""
+    return settings.SITE_URL + customer_url_builder(team_slug=team_slug)(external_id)
 
 
 # --- E-mail -------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ class Digest:
         return self.customers == 0
 
 
-def _scope(team: Team, user: User, role: str) -> Q:
+def _scope(user: User, role: str) -> Q:
     mine = Q(owner_id=user.pk)
     return mine | Q(owner__isnull=True) if role == Role.ADMIN else mine
 
@@ -60,7 +60,7 @@ def digest_for(*, team: Team, user: User, role: str, run: AnalysisRun) -> Digest
         "your customers and the team's unowned ones" if role == Role.ADMIN else ("your customers")
     )
     digest = Digest(team=team, run=run, user=user, scope=scope)
-    customers = Customer.objects.filter(_scope(team, user, role), team=team)
+    customers = Customer.objects.filter(_scope(user, role), team=team)
     ids = customers.values("pk")
     now = {
         row["customer_id"]: row

@@ -23,6 +23,7 @@ from analytics.models import (
 )
 from analytics.signals import run_succeeded
 from revtrend_site.bulk import analyze_tables, create_stage, load_frame
+from revtrend_site.signals import announce
 
 from .runs import analysis_run_fail, run_params
 from .sql import read_frame
@@ -90,10 +91,7 @@ def _finish(run: AnalysisRun) -> str:
 def _announce(run_id: int) -> None:
     """Tell the listeners (alerts, schedules); a listener's failure is logged, never the
     run's: its results stand."""
-    run = AnalysisRun.objects.get(pk=run_id)
-    for receiver, outcome in run_succeeded.send_robust(sender=AnalysisRun, run=run):
-        if isinstance(outcome, Exception):
-            logger.error("After run %s, %r failed: %s", run_id, receiver, outcome)
+    announce(run_succeeded, AnalysisRun, run=AnalysisRun.objects.get(pk=run_id))
 
 
 def _segment_notes(params, segments: SegmentResult) -> list[str]:

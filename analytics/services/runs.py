@@ -36,7 +36,7 @@ from revtrend_site.queueing import QueueUnavailable, enqueue_on_commit, task_nam
 from .errors import AnalysisError, RunInProgress
 from .matrix import window_customers
 from .purchase import purchase_model_fit
-from .window import Window, analysis_window
+from .window import Window, add_months, analysis_window
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -313,9 +313,7 @@ class RunStaleness:
 
 def run_staleness(*, run: AnalysisRun) -> RunStaleness | None:
     """One aggregate query; None when no customer's data ends that early."""
-    end = run.window_end
-    index = end.year * 12 + end.month - 1 - STALE_MONTHS
-    before = date(index // 12, index % 12 + 1, 1)
+    before = add_months(run.window_end, -STALE_MONTHS)
     stale = CustomerResult.objects.filter(run=run, customer__last_month__lte=before)
     counts = stale.aggregate(customers=Count("pk"), churned=Count("pk", filter=Q(churned=True)))
     if not counts["customers"]:

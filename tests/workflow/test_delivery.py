@@ -189,3 +189,14 @@ def test_judging_a_run_twice_sends_its_webhook_message_once(team_a, hooked, endp
     run = judged(team_a, {"A": {"level": 3}})
     alerts_evaluate_task.apply(args=[run.pk]).get()
     assert len(endpoint.received) == 1 and Delivery.objects.count() == 1
+
+
+def test_links_in_messages_are_the_pages_own_links(settings):
+    from workflow.delivery import customer_link
+
+    settings.SITE_URL = "https://revtrend.example.com"
+    assert customer_link("acme", "a/b c") == (
+        "https://revtrend.example.com/t/acme/customers/a%2Fb%20c/"
+    )
+    # A whole dot segment would be resolved away by a browser: the search finds it instead.
+    assert customer_link("acme", "..") == "https://revtrend.example.com/t/acme/customers/?q=.."
