@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from revtrend_site.numbers import format_money
+
 from .models import Backtest
 
 LEVEL_LABELS = {
@@ -21,17 +25,17 @@ def number(value: float | None, places: int = 3) -> str:
     return "–" if value is None else f"{value:.{places}f}"
 
 
-def money(value: float | None) -> str:
-    return "–" if value is None else f"{value:,.0f}"
-
-
-def backtest_view(backtest: Backtest) -> dict:
-    cutoffs = [_cutoff(entry) for entry in backtest.results or []]
+def backtest_view(backtest: Backtest, currency: str = "") -> dict:
+    """``currency``: the team's code, before every amount (the page's money rule)."""
+    cutoffs = [_cutoff(entry, currency) for entry in backtest.results or []]
     return {"cutoffs": cutoffs, "charts": [cutoff["chart"] for cutoff in cutoffs]}
 
 
-def _cutoff(entry: dict) -> dict:
-    methods = [_method(row) for row in entry["methods"]]
+def _cutoff(entry: dict, currency: str) -> dict:
+    def money(value: float | None) -> str:
+        return format_money(value, currency)
+
+    methods = [_method(row, money) for row in entry["methods"]]
     best = max((row["top_loss"] for row in entry["methods"]), default=0.0)
     for row, raw in zip(methods, entry["methods"], strict=True):
         row["best_of_methods"] = raw["top_loss"] == best and best > 0
@@ -45,9 +49,9 @@ def _cutoff(entry: dict) -> dict:
         "best_top_loss": money(entry["best_top_loss"]),
         "levels": [_level(row) for row in entry["levels"]],
         "methods": methods,
-        "calibration": _calibration(entry.get("calibration") or {}),
+        "calibration": _calibration(entry.get("calibration") or {}, money),
         "seasonal": _seasonal(entry.get("seasonal")),
-        "chart": _chart(entry),
+        "chart": {**_chart(entry), "currency": currency},
     }
 
 
@@ -62,7 +66,7 @@ def _level(row: dict) -> dict:
     }
 
 
-def _method(row: dict) -> dict:
+def _method(row: dict, money: Callable[[float | None], str]) -> dict:
     out = {
         "name": row["name"],
         "scored": percent(row["scored_share"]),
@@ -82,7 +86,7 @@ def _method(row: dict) -> dict:
     return out
 
 
-def _calibration(calibration: dict) -> list[dict]:
+def _calibration(calibration: dict, money: Callable[[float | None], str]) -> list[dict]:
     rows = []
     for key, label in (
         ("revenue_at_risk", "Revenue at risk (where > 0), scaled to the horizon"),

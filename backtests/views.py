@@ -106,7 +106,7 @@ def _get(team: Team, backtest_id: int) -> Backtest:
 @require_safe
 def backtest_detail(request: TeamRequest, team: Team, backtest_id: int) -> HttpResponse:
     backtest = _get(team, backtest_id)
-    context = {"backtest": backtest, "view": backtest_view(backtest)}
+    context = {"backtest": backtest, "view": backtest_view(backtest, team.currency)}
     return render(request, "backtests/backtest_detail.html", context)
 
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from django.db.models import Avg, Count, Min, Q, QuerySet, Sum
 
+from analytics.core.explain import with_currency
 from analytics.models import LEVEL_LABELS, AnalysisRun, Anomaly, CustomerResult, RunStatus
 from analytics.services.dashboard import column_median, level_distribution, run_kpis, run_movers
 from analytics.services.segments import segment_overview
@@ -55,6 +56,7 @@ def _run_facts(run: AnalysisRun) -> dict:
         "window_end": _month(run.window_end),
         "months": len(run.months),
         "customers": run.customers_count,
+        "currency": run.team.currency or None,
         "significance_level": run.params.get("alpha"),
         "horizon_months": HORIZON_MONTHS,
     }
@@ -97,7 +99,7 @@ def _customer_facts(run: AnalysisRun, scope: dict) -> dict:
         "revenue_at_risk_12m": _money(result.revenue_at_risk),
         "anomalies": _customer_anomalies(run, result),
         "previous_level": _previous_level(run, result.customer_id),
-        "explanation": result.explanation[:400],
+        "explanation": with_currency(result.explanation, run.team.currency)[:400],
     }
 
 
@@ -150,11 +152,12 @@ def _segment_facts(run: AnalysisRun, scope: dict) -> dict:
             "share_of_customers_pct": _round(row.share_percent, 1),
         },
         "profile": {
-            "typical_monthly_revenue": _money(row.mean_revenue),
-            "relative_change_12m_pct": _pct(row.relative_change_12m),
-            "coefficient_of_variation": _round(row.cv, 2),
-            "active_months_pct": _round(row.activity_percent, 1),
-            "seasonal_strength": _round(row.seasonal_strength, 2),
+            "median_monthly_revenue": _money(row.median_revenue),
+            "median_relative_change_12m_pct": _pct(row.relative_change_12m),
+            "median_coefficient_of_variation": _round(row.cv, 2),
+            "median_active_months_pct": _round(row.activity_percent, 1),
+            "median_seasonal_strength": _round(row.seasonal_strength, 2),
+            "declining_share_pct": _round(row.share_declining_percent, 1),
         },
         "level_mix": _mix(row.mix.counts, row.mix.insufficient),
         "statistics": group_statistics(results),
@@ -196,8 +199,8 @@ def _group_facts(run: AnalysisRun, scope: dict) -> dict:
             "segment_customers": row.size,
         },
         "segment_profile": {
-            "typical_monthly_revenue": _money(row.mean_revenue),
-            "relative_change_12m_pct": _pct(row.relative_change_12m),
+            "median_monthly_revenue": _money(row.median_revenue),
+            "median_relative_change_12m_pct": _pct(row.relative_change_12m),
         },
         "statistics": statistics,
         "top_at_risk": _top_at_risk(results),

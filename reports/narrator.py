@@ -8,6 +8,9 @@ check reads it. Actions are chosen by rules on the decline level and the money a
 from __future__ import annotations
 
 import time
+from contextvars import ContextVar
+
+from revtrend_site.numbers import format_count, format_money
 
 from .llm import Completion, LLMError
 from .prompts import facts_from_prompt
@@ -63,7 +66,19 @@ class OfflineNarrator:
         )
 
 
+# The fact sheet's currency code while narrate() writes its amounts ("EUR 1,235").
+_CURRENCY: ContextVar[str] = ContextVar("narrator_currency", default="")
+
+
 def narrate(facts: dict) -> str:
+    token = _CURRENCY.set(facts["run"].get("currency") or "")
+    try:
+        return _narrate(facts)
+    finally:
+        _CURRENCY.reset(token)
+
+
+def _narrate(facts: dict) -> str:
     writers = {
         "customer": _customer,
         "segment": _segment,
@@ -137,44 +152,46 @@ def _segment(facts: dict):
     segment, profile_facts = facts["segment"], facts["profile"]
     stats = facts["statistics"]
     profile = [
-        f"Segment {segment['number']}, “{segment['name']}”, holds {segment['customers']} "
-        f"customers ({_pct(segment['share_of_customers_pct'])} of the run's customers).",
-        f"Typical monthly revenue is {_money(profile_facts['typical_monthly_revenue'])}; "
-        f"customers had revenue in {_pct(profile_facts['active_months_pct'])} of months.",
+        f"Segment {segment['number']}, “{segment['name']}”, holds "
+        f"{_count(segment['customers'], 'customer')} "
+        f"({_pct(segment['share_of_customers_pct'])} of the run's customers).",
+        f"Its median customer's monthly revenue is "
+        f"{_money(profile_facts['median_monthly_revenue'])}; the median customer had revenue "
+        f"in {_pct(profile_facts['median_active_months_pct'])} of months.",
         f"Level mix: {_mix(facts['level_mix'])}.",
     ]
     risk = _statistics_sentences(stats, facts["run"]["horizon_months"])
     risk += _top_sentence(facts["top_at_risk"])
-    worst = _worst_level(facts["level_mix"])
-    actions = _group_actions(worst, facts["top_at_risk"])
+    actions = _segment_actions(facts["level_mix"], facts["top_at_risk"])
     return profile, risk, actions
 
 
 def _group(facts: dict):
     group, stats = facts["group"], facts["statistics"]
     profile = [
-        f"This group is the {group['customers']} customers of segment {group['segment']}, "
-        f"“{group['segment_name']}”, at level {_level_name(group)}.",
+        f"This group is the {_count(group['customers'], 'customer')} of segment "
+        f"{group['segment']}, “{group['segment_name']}”, at level {_level_name(group)}.",
         f"They are {_pct(group['share_of_segment_pct'])} of the segment's "
-        f"{group['segment_customers']} customers.",
+        f"{_count(group['segment_customers'], 'customer')}.",
         f"Mean monthly revenue is {_money(stats['mean_monthly_revenue'])}"
         f" (median {_money(stats['median_monthly_revenue'])}).",
     ]
     risk = _statistics_sentences(stats, facts["run"]["horizon_months"])
     risk += _top_sentence(facts["top_at_risk"])
-    actions = _group_actions(group["level"], facts["top_at_risk"])
+    actions = _group_actions(group["level"], group["customers"], facts["top_at_risk"])
     return profile, risk, actions
 
 
 def _portfolio(facts: dict):
     portfolio, run = facts["portfolio"], facts["run"]
     profile = [
-        f"The portfolio has {portfolio['customers']} customers in {portfolio['segments']} "
-        f"segments, analysed from {run['window_start']} to {run['window_end']}.",
+        f"The portfolio has {_count(portfolio['customers'], 'customer')} in "
+        f"{_count(portfolio['segments'], 'segment')}, "
+        f"analysed from {run['window_start']} to {run['window_end']}.",
         f"Level mix: {_mix(facts['level_mix'])}.",
     ]
     risk = [
-        f"{portfolio['high_risk_customers']} customers "
+        f"{_count(portfolio['high_risk_customers'], 'customer')} "
         f"({_pct(portfolio['high_risk_share_pct'])}) are at level 2 or 3.",
         f"Revenue at risk over the next {run['horizon_months']} months: "
         f"{_money(portfolio['revenue_at_risk_12m_total'])}.",
@@ -189,7 +206,7 @@ def _portfolio(facts: dict):
         top = max(segments, key=lambda s: (s["revenue_at_risk_12m"], -s["number"]))
         risk.append(
             f"Segment {top['number']}, “{top['name']}”, carries the most revenue at risk: "
-            f"{_money(top['revenue_at_risk_12m'])} across {top['customers']} customers."
+            f"{_money(top['revenue_at_risk_12m'])} across {_count(top['customers'], 'customer')}."
         )
     risk += _mover_sentences(facts.get("movers"))
     risk += _top_sentence(facts["top_at_risk"])
@@ -253,21 +270,78 @@ def _mover_sentences(movers: dict | None) -> list[str]:
     ]
 
 
-def _group_actions(level: int | None, top: list[dict]) -> list[str]:
-    actions = list(LEVEL_ACTIONS.get(level, NO_LEVEL_ACTIONS))
+# What a group of customers at one level calls for, worded for several customers ({n}:
+# how many, "2,050 customers"); a group of one gets its level's LEVEL_ACTIONS.
+GROUP_ACTIONS: dict[int | None, tuple[str, ...]] = {
+    3: (
+        "Account managers: call each of the {n} within 7 days, largest revenue at risk "
+        "first, to learn why their revenue is falling.",
+        "Sales lead: prepare retention offers within 2 weeks for the accounts with the most "
+        "revenue at risk.",
+    ),
+    2: (
+        "Account managers: book a review with each of the {n} within 2 weeks, largest "
+        "revenue at risk first.",
+        "Customer success: check product usage and open support issues of the {n} within 2 weeks.",
+    ),
+    1: (
+        "Analyst: keep the {n} on the watch list and look again after the next monthly "
+        "import whether the decline continues.",
+        "Account managers: check in with the largest of them within 4 weeks.",
+    ),
+    0: (
+        "Account managers: keep the regular rhythm with the {n} and look for upsell "
+        "opportunities within 4 weeks.",
+        "Analyst: no intervention needed; review at the next analysis.",
+    ),
+}
+
+
+def _group_actions(level: int | None, customers: int, top: list[dict]) -> list[str]:
+    if customers == 1 or level not in GROUP_ACTIONS:
+        actions = list(LEVEL_ACTIONS.get(level, NO_LEVEL_ACTIONS))
+    else:
+        n = _count(customers, "customer")
+        actions = [action.format(n=n) for action in GROUP_ACTIONS[level]]
     if top and level is not None and level >= 2:
-        first = top[0]
-        actions.insert(
-            0,
-            f"Account manager: start with `{first['customer']}`, "
-            f"{_money(first['revenue_at_risk_12m'])} at risk, within 7 days.",
+        actions.insert(0, _start_with(top[0]))
+    return actions[:3]
+
+
+def _segment_actions(mix: list[dict], top: list[dict]) -> list[str]:
+    """Actions for the segment's customers at level 2 or 3 by name and number, and for the
+    rest as a whole, so a mostly stable segment is not told its revenue is falling."""
+    counts = {row["level"]: row["customers"] for row in mix}
+    at_risk = [(level, counts.get(level, 0)) for level in (3, 2) if counts.get(level, 0)]
+    if not at_risk:
+        actions = []
+        for level in (1, 0):
+            if counts.get(level, 0):
+                n = f"{_count(counts[level], 'customer')} at level {level}"
+                actions.append(GROUP_ACTIONS[level][0].format(n=n))
+        return [*actions, GROUP_ACTIONS[0][1]]
+    named = " and ".join(f"{_count(n, 'customer')} at level {level}" for level, n in at_risk)
+    actions = [
+        f"Account managers: contact the {named} within 2 weeks, largest revenue at risk "
+        "first, to learn why their revenue is falling."
+    ]
+    if top:
+        actions.insert(0, _start_with(top[0]))
+    stable = counts.get(0, 0)
+    if stable:
+        verb = "needs" if stable == 1 else "need"
+        actions.append(
+            f"Analyst: {_count(stable, 'customer')} at level 0 {verb} no intervention now; "
+            "review at the next analysis."
         )
     return actions[:3]
 
 
-def _worst_level(mix: list[dict]) -> int | None:
-    levels = [row["level"] for row in mix if row["level"] is not None and row["customers"]]
-    return max(levels) if levels else None
+def _start_with(first: dict) -> str:
+    return (
+        f"Account manager: start with `{first['customer']}`, "
+        f"{_money(first['revenue_at_risk_12m'])} at risk, within 7 days."
+    )
 
 
 def _mix(mix: list[dict]) -> str:
@@ -318,7 +392,7 @@ def _interval(low: float | None, high: float | None) -> str:
 def _money(value: float | None) -> str:
     if value is None:
         return "n/a"
-    return f"{value:,.2f}".replace("-", "−")
+    return format_money(value, _CURRENCY.get(), space=" ")
 
 
 def _pct(value: float | None) -> str:
@@ -332,7 +406,7 @@ def _number(value: float) -> str:
 
 
 def _count(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
+    return format_count(count, noun)
 
 
 def _p(value: float) -> str:

@@ -15,9 +15,10 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from accounts.models import Membership, Role
+from accounts.models import Membership, Role, Team
 from analytics.models import LEVEL_LABELS, AnalysisRun, Anomaly, CustomerResult, RunPurpose
 from customers.models import Customer
+from revtrend_site.numbers import format_money
 
 from .models import (
     Alert,
@@ -71,23 +72,28 @@ def _level_name(level: int | None) -> str:
 
 
 def judge(
-    rule: AlertRule, now: dict[int, State], before: dict[int, State], anomalies: dict
+    rule: AlertRule,
+    now: dict[int, State],
+    before: dict[int, State],
+    anomalies: dict,
+    currency: str = "",
 ) -> list[Found]:
-    """The customers for whom ``rule`` fires: on the wrong side now, not before."""
+    """The customers for whom ``rule`` fires: on the wrong side now, not before
+    (``currency``: the team's code, for the amounts in the messages)."""
     threshold = float(rule.threshold) if rule.threshold is not None else 0.0
     found = []
     if rule.kind == RuleKind.ANOMALY:
         return _new_anomalies(threshold, anomalies)
     for customer, state in now.items():
         was = before.get(customer)
-        hit = _fires(rule.kind, threshold, state, was)
+        hit = _fires(rule.kind, threshold, state, was, currency)
         if hit is not None:
             found.append(Found(customer, *hit))
     return found
 
 
 def _fires(
-    kind: str, threshold: float, state: State, was: State | None
+    kind: str, threshold: float, state: State, was: State | None, currency: str = ""
 ) -> tuple[str, float | None] | None:
     if kind == RuleKind.LEVEL:
         if state.level is None or state.level < threshold:
@@ -103,7 +109,8 @@ def _fires(
         return None
     if kind == RuleKind.REVENUE_AT_RISK:
         if state.revenue_at_risk >= threshold and (was is None or was.revenue_at_risk < threshold):
-            return f"revenue at risk {state.revenue_at_risk:,.0f}", state.revenue_at_risk
+            amount = format_money(state.revenue_at_risk, currency, space=" ")
+            return f"revenue at risk {amount}", state.revenue_at_risk
         return None
     # P_ACTIVE: the probability that it still buys at its own rhythm fell below P.
     if state.p_active is None or state.p_active >= threshold:
@@ -144,6 +151,7 @@ def alerts_raise(*, run: AnalysisRun) -> list[Alert]:
     if not rules or previous is None:
         return []
     now, before = _states(run), _states(previous)
+    currency = Team.objects.filter(pk=run.team_id).values_list("currency", flat=True).get()
     anomalies: dict[str, dict] = {"now": {}, "before": {}}
     if any(rule.kind == RuleKind.ANOMALY for rule in rules):
         anomalies = {"now": _anomalies(run), "before": _anomalies(previous)}
@@ -163,10 +171,10 @@ def alerts_raise(*, run: AnalysisRun) -> list[Alert]:
             owner_id=owners.get(hit.customer_id),
         )
         for rule in rules
-        for hit in judge(rule, now, before, anomalies)
+        for hit in judge(rule, now, before, anomalies, currency)
     ]
     Alert.objects.bulk_create(alerts, ignore_conflicts=True, batch_size=2000)
-    return list(Alert.objects.filter(run=run).select_related("rule", "customer"))
+    return list(Alert.objects.filter(run=run).select_related("rule__team", "customer"))
 
 
 def notifications_create(*, run: AnalysisRun, alerts: Iterable[Alert]) -> int:

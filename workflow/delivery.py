@@ -55,7 +55,7 @@ def emails_send(*, notifications: QuerySet[Notification], subject: Callable[[int
     A user without an address is skipped (and stays due). How many e-mails went out."""
     by_user: dict[int, list[Notification]] = defaultdict(list)
     due = notifications.filter(email_due=True, emailed_at__isnull=True)
-    for notification in due.select_related("alert__customer", "alert__rule", "alert__team"):
+    for notification in due.select_related("alert__customer", "alert__rule__team", "alert__team"):
         by_user[notification.user_id].append(notification)
     users = get_user_model().objects.in_bulk(list(by_user))
     sent = 0

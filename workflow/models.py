@@ -17,6 +17,7 @@ from django_celery_beat.models import PeriodicTask
 from accounts.models import Team
 from analytics.models import AnalysisRun
 from customers.models import Customer
+from revtrend_site.numbers import format_money
 
 
 class RuleKind(models.TextChoices):
@@ -56,7 +57,8 @@ class AlertRule(models.Model):
         if self.kind == RuleKind.CHURNED:
             return "Becomes churned"
         if self.kind == RuleKind.REVENUE_AT_RISK:
-            return f"Revenue at risk reaches {value:,.0f}"
+            # The team is read only here; lists select it with the rule (rule__team).
+            return f"Revenue at risk reaches {format_money(value, self.team.currency, space=' ')}"
         if self.kind == RuleKind.ANOMALY:
             return f"An anomaly with z ≥ {value:g}"
         return f"Still-buying probability falls below {float(value or 0) * 100:g} %"

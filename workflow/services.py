@@ -133,7 +133,7 @@ def notifications_for(*, user: User) -> QuerySet[Notification]:
         Notification.objects.filter(
             user=user, shown_at__isnull=False, alert__team__memberships__user=user
         )
-        .select_related("alert__customer", "alert__team", "alert__rule")
+        .select_related("alert__customer", "alert__team", "alert__rule__team")
         .order_by("-shown_at", "-pk")
     )
 

@@ -47,7 +47,7 @@ DELIVERIES_SHOWN = 50
 def alerts_page(request: TeamRequest, team: Team) -> HttpResponse:
     """Everyone reads the team's alerts (``?mine=1``: those of the customers one owns);
     admins also manage the rules and the webhooks here."""
-    alerts = Alert.objects.filter(team=team).select_related("customer", "rule", "owner")
+    alerts = Alert.objects.filter(team=team).select_related("customer", "rule__team", "owner")
     mine = request.GET.get("mine") == "1"
     if mine:
         alerts = alerts.filter(owner=request.user)
@@ -60,7 +60,7 @@ def alerts_page(request: TeamRequest, team: Team) -> HttpResponse:
         {
             "rows": rows,
             "mine": mine,
-            "rules": AlertRule.objects.filter(team=team),
+            "rules": AlertRule.objects.filter(team=team).select_related("team"),
             "rule_kinds": RuleKind.choices,
             "webhooks": Webhook.objects.filter(team=team) if is_admin else [],
             "is_admin": is_admin,

@@ -27,8 +27,19 @@ def _p(value: float) -> str:
     return "p < 0.001" if value < 0.001 else _p_text(round(value, 3))
 
 
+# Stands before every amount of a sentence (the generic currency sign): the sentence is
+# stored once, and whoever shows it puts the team's currency there (with_currency), so a
+# team that sets or changes its currency sees it in sentences written before.
+AMOUNT_MARK = "\u00a4"
+
+
 def _money(value: float) -> str:
-    return f"{value:,.0f}"
+    return f"{AMOUNT_MARK}{value:,.0f}"
+
+
+def with_currency(sentence: str, currency: str = "") -> str:
+    """A stored sentence as shown: "expected EUR 6,911", or "expected 6,911" without a code."""
+    return sentence.replace(AMOUNT_MARK, f"{currency}\u00a0" if currency else "")
 
 
 @lru_cache(maxsize=2048)

@@ -27,7 +27,7 @@ def customer_detail(request: TeamRequest, team: Team, customer_id: str) -> HttpR
         TEMPLATE,
         {
             "diagnostics": diagnostics,
-            "chart_data": diagnostics.chart_data(),
+            "chart_data": {**diagnostics.chart_data(), "currency": team.currency},
             **follow_up_context(request, diagnostics.customer),
         },
     )

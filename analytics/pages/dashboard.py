@@ -33,7 +33,7 @@ def dashboard(request: TeamRequest, team: Team) -> HttpResponse:
             "can_start": request.membership.has_role(Role.ANALYST),
             "recent_uploads": uploads_for_team(team=team)[:5] if is_admin else [],
             "mover_lists": _mover_lists(summary, team.slug),
-            "chart_data": chart_data(summary),
+            "chart_data": chart_data(summary, team.currency),
             "mine": _mine(summary, request, team.slug),
         },
     )
@@ -63,8 +63,9 @@ def _mover_lists(summary: Dashboard, team_slug: str) -> list[dict]:
     ]
 
 
-def chart_data(summary: Dashboard) -> dict | None:
-    """What static/js/dashboard_charts.js draws (it computes nothing)."""
+def chart_data(summary: Dashboard, currency: str = "") -> dict | None:
+    """What static/js/dashboard_charts.js draws (it computes nothing); ``currency``: the
+    team's code, for the heatmap's hover labels."""
     if summary.run is None:
         return None
     heatmap = summary.heatmap
@@ -79,5 +80,6 @@ def chart_data(summary: Dashboard) -> dict | None:
             "levels": [label for level, label, _ in summary.distribution if level is not None],
             "customers": heatmap.customers,
             "averages": heatmap.averages,
+            "currency": currency,
         },
     }

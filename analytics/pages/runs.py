@@ -24,7 +24,7 @@ from analytics.services import (
     run_for_team,
     runs_for_team,
 )
-from analytics.services.runs import run_staleness
+from analytics.services.runs import run_staleness, timing_summary
 
 TEMPLATE = "analytics/runs.html"
 RUNS_PER_PAGE = 20
@@ -39,7 +39,11 @@ class RunStartForm(forms.Form):
         required=False,
         label="Window end",
         help_text="Last month analysed. Blank: the last complete month of the data.",
-        widget=forms.TextInput(attrs={"type": "month", "placeholder": "YYYY-MM"}),
+        # A text field, not type="month": Chromium draws an empty month field as
+        # "--------- ----", and blank is the usual answer here.
+        widget=forms.TextInput(
+            attrs={"placeholder": "YYYY-MM", "pattern": r"\d{4}-\d{2}", "inputmode": "numeric"}
+        ),
     )
     alpha = forms.FloatField(
         required=False,
@@ -197,7 +201,12 @@ def run_detail(request: TeamRequest, team: Team, run_id: int) -> HttpResponse:
     return render(
         request,
         "analytics/run_detail.html",
-        {"run": run, "current_run": current_run(team), "staleness": staleness},
+        {
+            "run": run,
+            "current_run": current_run(team),
+            "staleness": staleness,
+            "timings": timing_summary(run.timings) if run.timings else "",
+        },
     )
 
 

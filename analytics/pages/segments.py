@@ -20,7 +20,7 @@ TEMPLATE = "analytics/segments.html"
 @require_safe
 def segment_list(request: TeamRequest, team: Team) -> HttpResponse:
     run = current_run(team)
-    overview = segment_overview(run=run) if run else None
+    overview = segment_overview(run=run, currency=team.currency) if run else None
     return render(
         request,
         TEMPLATE,

@@ -181,6 +181,10 @@ def _span(
         name: values[start:] if len(values) == len(months) else []
         for name, values in result.series().items()
     }
+    if all(value is None or value >= 0 for value in revenue) and series.get("trend"):
+        # STL's additive trend can dip below zero after a collapse; a customer whose revenue
+        # never does is not shown heading for negative revenue.
+        series["trend"] = [None if v is None else max(v, 0.0) for v in series["trend"]]
     return months[start:], revenue, series
 
 

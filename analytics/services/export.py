@@ -8,7 +8,9 @@ from datetime import date
 from decimal import Decimal
 from typing import TextIO
 
+from accounts.models import Team
 from analytics.core import FIGURES
+from analytics.core.explain import with_currency
 from analytics.models import AnalysisRun, Anomaly, CustomerResult
 
 # docs/interfaces.md's order: the core's figures with the segment after the level.
@@ -51,7 +53,13 @@ def results_export(*, run: AnalysisRun, output: TextIO) -> int:
         .order_by("-revenue_at_risk", "customer__external_id")
         .values_list(*fields)
     )
-    return _write(output, RESULT_COLUMNS, rows)
+    currency = Team.objects.filter(pk=run.team_id).values_list("currency", flat=True).get()
+    sentence = RESULT_COLUMNS.index("explanation")
+
+    def shown(row: tuple) -> tuple:  # the why-sentence as the pages show it
+        return (*row[:sentence], with_currency(row[sentence], currency), *row[sentence + 1 :])
+
+    return _write(output, RESULT_COLUMNS, map(shown, rows.iterator(chunk_size=BATCH)))
 
 
 def anomalies_export(*, run: AnalysisRun, output: TextIO) -> int:
@@ -60,14 +68,14 @@ def anomalies_export(*, run: AnalysisRun, output: TextIO) -> int:
         .order_by("customer__external_id", "month")
         .values_list("customer__external_id", "month", "revenue", "expected", "zscore")
     )
-    return _write(output, ANOMALY_EXPORT_COLUMNS, rows)
+    return _write(output, ANOMALY_EXPORT_COLUMNS, rows.iterator(chunk_size=BATCH))
 
 
 def _write(output: TextIO, header, rows) -> int:
     writer = csv.writer(output, lineterminator="\n")
     writer.writerow(header)
     count = 0
-    for row in rows.iterator(chunk_size=BATCH):
+    for row in rows:
         writer.writerow([neutralise(cell(value)) for value in row])
         count += 1
     return count

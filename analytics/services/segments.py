@@ -1,9 +1,9 @@
 """The segments page's data: what a run stored about its segments, read, never recomputed.
 
-Two queries whatever the number of segments: the run's Segment rows (names, sizes, the mean
-features in original units and the z-scored profile the radar draws) and one aggregate over
-the run's results grouped by segment and level (the level mix). The only arithmetic is
-presentation: shares of the run's customers and the features turned back into their units.
+Two queries whatever the number of segments: the run's Segment rows (names, sizes, the
+figures each name comes from, in the export's units, and the z-scored profile the radar
+draws) and one aggregate over the run's results grouped by segment and level (the level
+mix). The only arithmetic is presentation: shares of the run's customers and percentages.
 """
 
 from __future__ import annotations
@@ -11,11 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import cast
 
+import pandas as pd
 from django.db.models import Count
 
+from analytics.core.segments import name_reasons
 from analytics.models import AnalysisRun, CustomerResult, Segment
+from revtrend_site.numbers import format_money
 
 LEVELS: tuple[int, ...] = (0, 1, 2, 3)
+# The stored figures a segment's name is judged from; runs before 2026-12 lack them.
+NAMED_FROM = ("revenue_median", "revenue_max", "portfolio_median", "portfolio_q75",
+              "share_declining", "share_sharp")  # fmt: skip
 LevelCounts = tuple[int, int, int, int]  # a count per level of LEVELS
 # Segment colours --segment-0..7 in the stylesheet, shared by the radar and the table.
 PALETTE_SIZE = 8
@@ -76,14 +82,24 @@ class SegmentRow:
     name: str
     size: int
     share: float | None  # of the run's customers
-    mean_revenue: float | None  # per month, the geometric mean the features hold
+    # Medians over the segment's customers of their exported figures (revenue_mean,
+    # relative_change_12m, cv, active_months / n_months, seasonal_strength; empty ones left
+    # out), and the plain mean of their revenue_mean. None for a run from before they were kept.
+    median_revenue: float | None
+    mean_revenue: float | None
     relative_change_12m: float | None
     cv: float | None
     residual_share: float | None
     activity: float | None  # share of months with revenue
     seasonal_strength: float | None
+    share_declining: float | None  # at level 1 or worse
+    share_sharp: float | None  # at level 3
+    portfolio_median: float | None  # of every segmented customer's revenue_mean
+    portfolio_q75: float | None
     profile: dict[str, float | None]
     mix: LevelMix
+    # The name's words, each with the figures that earned it (analytics.core.segments).
+    reasons: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def share_percent(self) -> float | None:
@@ -96,6 +112,10 @@ class SegmentRow:
     @property
     def activity_percent(self) -> float | None:
         return None if self.activity is None else 100 * self.activity
+
+    @property
+    def share_declining_percent(self) -> float | None:
+        return None if self.share_declining is None else 100 * self.share_declining
 
 
 @dataclass(frozen=True)
@@ -127,10 +147,11 @@ class SegmentOverview:
         }
 
 
-def segment_overview(*, run: AnalysisRun) -> SegmentOverview:
+def segment_overview(*, run: AnalysisRun, currency: str = "") -> SegmentOverview:
+    """``currency``: the team's code, for the amounts in the names' reasons."""
     mixes = _level_mixes(run)
     segments = Segment.objects.filter(run=run).order_by("number")
-    rows = [_row(segment, run, mixes.pop(segment.number, None)) for segment in segments]
+    rows = [_row(segment, run, mixes.pop(segment.number, None), currency) for segment in segments]
     unsegmented = mixes.pop(None, LevelMix((0, 0, 0, 0)))
     return SegmentOverview(run=run, rows=rows, unsegmented=unsegmented)
 
@@ -161,20 +182,35 @@ def _level_mixes(run: AnalysisRun) -> dict[int | None, LevelMix]:
     }
 
 
-def _row(segment: Segment, run: AnalysisRun, mix: LevelMix | None) -> SegmentRow:
+def _row(
+    segment: Segment, run: AnalysisRun, mix: LevelMix | None, currency: str = ""
+) -> SegmentRow:
     features = segment.features or {}
-    log_revenue = features.get("log_revenue")
     return SegmentRow(
         number=segment.number,
         name=segment.name,
         size=segment.size,
         share=segment.size / run.customers_count if run.customers_count else None,
-        mean_revenue=None if log_revenue is None else 10.0**log_revenue,
+        median_revenue=features.get("revenue_median"),
+        mean_revenue=features.get("revenue_mean"),
         relative_change_12m=features.get("relative_change_12m"),
         cv=features.get("cv"),
         residual_share=features.get("residual_share"),
         activity=features.get("activity"),
         seasonal_strength=features.get("seasonal_strength"),
+        share_declining=features.get("share_declining"),
+        share_sharp=features.get("share_sharp"),
+        portfolio_median=features.get("portfolio_median"),
+        portfolio_q75=features.get("portfolio_q75"),
         profile=dict(segment.profile or {}),
         mix=mix or LevelMix((0, 0, 0, 0)),
+        reasons=_reasons(features, currency),
+    )
+
+
+def _reasons(features: dict, currency: str) -> list[tuple[str, str]]:
+    if any(features.get(key) is None for key in NAMED_FROM):
+        return []  # a run from before names were explained
+    return name_reasons(
+        pd.Series(features, dtype=float), lambda value: format_money(value, currency)
     )

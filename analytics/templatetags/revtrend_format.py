@@ -1,14 +1,15 @@
 """Number formatting shared by every page: ``{% load revtrend_format %}``.
 
 The rules (one place, so the dashboard, the table and the diagnostics agree):
-- ``money``: thousands separators; whole units from 1,000 up (``12,346``), cents below
-  (``845.20``), because cents matter only where the amount is small; zero is ``0``. No
-  currency symbol: a team's data carries none.
+- ``money``: whole units with thousands separators (``12,346``, ``845``), the team's ISO
+  currency code before it when it has set one (``EUR 12,346``); zero is ``0``
+  (``revtrend_site.numbers.format_money``, shared with reports and e-mails).
 - ``percent``: a fraction shown as a signed percentage with a real minus sign (U+2212) and a
   no-break space: ``−34 %``, ``+12 %``, ``0 %``; one decimal under 10 % (``−3.4 %``).
 - ``pvalue``: three decimals, ``< 0.001`` below that.
-- ``signed``: a plain figure (slope in currency per month) with a real minus, thousands
-  separators and ``decimals`` places (default 1).
+- ``money_rate``: money per month (a slope): one decimal and the currency code.
+- ``signed``: a plain figure with a real minus, thousands separators and ``decimals``
+  places (default 1).
 - ``level_badge``: the decline level as text (``3 · Sharp decline``, ``Insufficient data``)
   with a coloured mark from ``--level-0..3`` / ``--level-none``: never colour alone.
 Missing values (None, NaN) show as an en dash.
@@ -23,10 +24,12 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from analytics.core import Params
+from analytics.core.explain import with_currency
 from analytics.models import LEVEL_LABELS, AnalysisRun
 from analytics.services.runs import run_params
 from revtrend_site.markdown import render_markdown
 from revtrend_site.middleware import current_request
+from revtrend_site.numbers import format_money
 
 register = template.Library()
 
@@ -51,17 +54,36 @@ def _with_minus(text: str) -> str:
 
 @register.filter
 def money(value) -> str:
-    """An amount, with the team's currency code before it when the team has set one."""
-    number = _number(value)
-    if number is None:
-        return MISSING
-    if number == 0:
-        text = "0"
-    else:
-        places = 0 if abs(number) >= 1000 else 2
-        text = _with_minus(f"{number:,.{places}f}")
+    """An amount in whole units, with the team's currency code before it when the team has
+    set one (revtrend_site.numbers: the same rule as reports and e-mails)."""
+    return format_money(_number(value), _currency())
+
+
+@register.filter
+def money_in(value, currency: str = "") -> str:
+    """``money`` with the currency given, where no team page is being rendered (e-mails)."""
+    return format_money(_number(value), currency or "", space=" ")
+
+
+@register.filter
+def money_rate(value) -> str:
+    """Money per month (a slope): one decimal, since a small customer's slope is often under
+    one unit a month, with the team's currency before it."""
+    text = signed(value, 1)
     code = _currency()
-    return f"{code}{NBSP}{text}" if code else text
+    return f"{code}{NBSP}{text}" if code and text != MISSING else text
+
+
+@register.filter
+def sentence(text) -> str:
+    """A stored why-sentence with the team's currency before its amounts."""
+    return with_currency(str(text or ""), _currency())
+
+
+@register.simple_tag
+def currency() -> str:
+    """The team's currency code, for a chart's hover labels ('' when unset)."""
+    return _currency()
 
 
 def _currency() -> str:

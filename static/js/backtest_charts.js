@@ -40,14 +40,14 @@
     expected_revenue: { name: "Expected vs realised revenue", colour: "#1f5fbf" },
   };
 
-  function drawCalibration(element, key, part) {
+  function drawCalibration(element, key, part, currency) {
     var style = CALIBRATION[key];
     var largest = Math.max.apply(null, part.predicted.concat(part.realised).concat([1]));
     var traces = [
       {
         type: "scatter", mode: "lines+markers", x: part.predicted, y: part.realised,
         name: style.name, line: { color: style.colour },
-        hovertemplate: "predicted %{x:,.0f}<br>realised %{y:,.0f}<extra></extra>",
+        hovertemplate: "predicted " + charts.moneyFormat(currency, "x") + "<br>realised " + charts.moneyFormat(currency, "y") + "<extra></extra>",
       },
       {
         type: "scatter", mode: "lines", x: [0, largest], y: [0, largest], name: "Right on",
@@ -72,7 +72,7 @@
       if (levels) drawLevels(levels, chart);
       Object.keys(chart.calibration).forEach(function (key) {
         var element = document.getElementById("backtest-calibration-" + key + "-" + (index + 1));
-        if (element && CALIBRATION[key]) drawCalibration(element, key, chart.calibration[key]);
+        if (element && CALIBRATION[key]) drawCalibration(element, key, chart.calibration[key], chart.currency);
       });
     });
   });

@@ -29,8 +29,15 @@
     }
   }
 
+  // An amount's hover format with the team's currency code before it, the pages' money rule
+  // (whole units, thousands separators): moneyFormat("EUR", "y") → "EUR %{y:,.0f}".
+  function moneyFormat(currency, axis) {
+    return (currency ? currency + " " : "") + "%{" + axis + ":,.0f}";
+  }
+
   window.RevTrendCharts = {
     cssVar: cssVar,
+    moneyFormat: moneyFormat,
     withAlpha: withAlpha,
     PLOT_CONFIG: PLOT_CONFIG,
     whenReady: whenReady,

@@ -5,13 +5,14 @@
   "use strict";
 
   var cssVar = window.RevTrendCharts.cssVar, withAlpha = window.RevTrendCharts.withAlpha;
+  var moneyFormat = window.RevTrendCharts.moneyFormat;
 
-  function money(value) {
+  function money(value, currency) {
     if (value === null || value === undefined) return "–";
-    var digits = Math.abs(value) >= 1000 ? 0 : 2;
-    return value
-      .toLocaleString("en-GB", { minimumFractionDigits: digits, maximumFractionDigits: digits })
+    var text = value
+      .toLocaleString("en-GB", { maximumFractionDigits: 0 })
       .replace("-", "\u2212");
+    return (currency ? currency + " " : "") + text;
   }
 
   function line(data, key, name, style) {
@@ -23,7 +24,7 @@
         type: "scatter",
         mode: "lines",
         connectgaps: false,
-        hovertemplate: name + ": %{y:,.2f}<extra></extra>",
+        hovertemplate: name + ": " + moneyFormat(data.currency, "y") + "<extra></extra>",
       },
       style
     );
@@ -44,7 +45,7 @@
       marker: {
         color: negative.map(function (n) { return n ? palette.negative : palette.revenue; }),
       },
-      hovertemplate: "Revenue: %{y:,.2f}<extra></extra>",
+      hovertemplate: "Revenue: " + moneyFormat(data.currency, "y") + "<extra></extra>",
     });
     var series = data.series;
     if (hasValues(series.theil_sen_low) && hasValues(series.theil_sen_high)) {
@@ -54,12 +55,14 @@
         showlegend: false,
         hoverinfo: "skip",
       }));
+      // One hover label for the band, on its upper edge, naming both ends.
       out.push(line(data, "theil_sen_high", "Theil–Sen 95 % band", {
         line: { width: 0, color: palette.theilSen },
         fill: "tonexty",
         fillcolor: withAlpha(palette.theilSen, 0.2),
         legendgroup: "theil-sen",
-        hoverinfo: "skip",
+        customdata: series.theil_sen_low.map(function (v) { return money(v, data.currency); }),
+        hovertemplate: "Theil–Sen 95 % band: %{customdata} to " + moneyFormat(data.currency, "y") + "<extra></extra>",
       }));
     }
     if (hasValues(series.theil_sen)) {
@@ -93,7 +96,7 @@
         type: "scatter",
         mode: "markers",
         marker: { symbol: "triangle-down", size: 11, color: palette.negative, line: { color: "#fff", width: 1 } },
-        hovertemplate: "Negative revenue: %{y:,.2f}<extra></extra>",
+        hovertemplate: "Negative revenue: " + moneyFormat(data.currency, "y") + "<extra></extra>",
       });
     }
     if (data.anomalies.length) {
@@ -101,7 +104,7 @@
         x: data.anomalies.map(function (a) { return a.month; }),
         y: data.anomalies.map(function (a) { return a.revenue; }),
         customdata: data.anomalies.map(function (a) {
-          return [money(a.revenue), money(a.expected), a.zscore.toFixed(1).replace("-", "\u2212")];
+          return [money(a.revenue, data.currency), money(a.expected, data.currency), a.zscore.toFixed(1).replace("-", "\u2212")];
         }),
         name: "Anomalies",
         type: "scatter",

@@ -67,7 +67,7 @@
       xgap: 1,
       ygap: 2,
       hoverongaps: false,
-      hovertemplate: "%{y}<br>%{x}: %{z:,.2f} per customer<extra></extra>",
+      hovertemplate: "%{y}<br>%{x}: " + window.RevTrendCharts.moneyFormat(heatmap.currency, "z") + " per customer<extra></extra>",
     }], layout, CONFIG);
   }
 

@@ -713,9 +713,10 @@ def test_the_export_link_carries_the_filters_but_not_the_page(viewer, team_a, ru
     [
         (Decimal("12345.678"), "12,346"),
         (Decimal("1000.00"), "1,000"),
-        (Decimal("845.2"), "845.20"),
+        (Decimal("845.2"), "845"),  # whole units whatever the size: one rule
         (Decimal("0"), "0"),
-        (Decimal("0.5"), "0.50"),
+        (Decimal("0.4"), "0"),
+        (Decimal("-0.4"), "0"),
         (-1500, "−1,500"),
         (None, "–"),
     ],

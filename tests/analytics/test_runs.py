@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import statistics
 from datetime import timedelta
 
+import pandas as pd
 import pytest
 from django.db.models import Count, Sum
 from django.utils import timezone
 
 from analytics.core import CHART_SERIES, Params
+from analytics.core.segments import FEATURES, segment_name
 from analytics.models import (
     AnalysisChunk,
     AnalysisRun,
@@ -32,6 +35,7 @@ from analytics.services import (
     chunks,
     params_from_dict,
 )
+from analytics.services.segments import NAMED_FROM
 from customers.models import Customer
 
 from .helpers import import_csv, import_portfolio
@@ -97,9 +101,17 @@ def test_segments_are_written_and_set_on_every_leveled_customer(
     assert not results.filter(decline_level__isnull=True, segment__isnull=False).exists()
     sizes = dict(leveled.values_list("segment").annotate(n=Count("id")))
     assert sizes == dict(segments.values_list("number", "size"))
-    segment = segments.first()
-    assert segment.name and segment.features and segment.profile
-    assert set(segment.profile) == set(segment.features)
+    for segment in segments:
+        assert set(segment.profile) == set(FEATURES)
+        assert set(NAMED_FROM) <= set(segment.features)
+        # Its figures are those of its customers' stored results (the export's columns).
+        members = leveled.filter(segment=segment.number)
+        revenue = sorted(float(v) for v in members.values_list("revenue_mean", flat=True))
+        assert segment.features["revenue_median"] == pytest.approx(statistics.median(revenue))
+        assert segment.features["share_declining"] == pytest.approx(
+            members.filter(decline_level__gte=1).count() / segment.size
+        )
+        assert segment.name == segment_name(pd.Series(segment.features, dtype=float))
     # The level mix the segments page shows is counted once, when the run finishes.
     grouped = results.values_list("segment", "decline_level").annotate(n=Count("id"))
     expected: dict[str, list[int]] = {}

@@ -26,9 +26,15 @@ MINUS = "\u2212"
 SEGMENTS = (
     {
         "number": 0,
-        "name": "High value · growing · steady",
+        "name": "High value · partly declining · steady",
         "features": {
-            "log_revenue": 3.0,
+            "revenue_median": 1000.0,
+            "revenue_mean": 1200.0,
+            "revenue_max": 2000.0,
+            "share_declining": 1 / 3,
+            "share_sharp": 0.0,
+            "portfolio_median": 400.0,
+            "portfolio_q75": 900.0,
             "relative_change_12m": 0.12,
             "cv": 0.2,
             "residual_share": 0.05,
@@ -46,9 +52,15 @@ SEGMENTS = (
     },
     {
         "number": 1,
-        "name": "Low value · declining · volatile",
+        "name": "Low value · declining sharply · volatile",
         "features": {
-            "log_revenue": 2.5,
+            "revenue_median": 316.23,
+            "revenue_mean": 350.0,
+            "revenue_max": 600.0,
+            "share_declining": 0.75,
+            "share_sharp": 0.5,
+            "portfolio_median": 400.0,
+            "portfolio_q75": 900.0,
             "relative_change_12m": -0.34,
             "cv": 0.81,
             "residual_share": 0.3,
@@ -182,8 +194,8 @@ def test_every_member_sees_the_segments(request, client_for, team_a, run, user):
     response = client_for(request.getfixturevalue(user)).get(segments_url(team_a))
     assert response.status_code == 200
     assert [row["cells"][0] for row in table_rows(response)][:2] == [
-        "0 High value · growing · steady",
-        "1 Low value · declining · volatile",
+        "0 High value · partly declining · steady",
+        "1 Low value · declining sharply · volatile",
     ]
 
 
@@ -246,7 +258,7 @@ def test_a_newer_succeeded_run_replaces_the_older_one(viewer, team_a, run):
     newer = build_run(team_a, segments=SEGMENTS[:1], results=RESULTS[:3])
     response = viewer.get(segments_url(team_a))
     rows = table_rows(response)
-    assert [row["cells"][0] for row in rows] == ["0 High value · growing · steady"]
+    assert [row["cells"][0] for row in rows] == ["0 High value · partly declining · steady"]
     assert [row["cells"][-6:-1] for row in rows] == [["2", "1", "0", "0", "0"]]
     assert f"run #{newer.pk}" in response.content.decode()
 
@@ -258,10 +270,10 @@ def test_the_table_shows_sizes_shares_and_features_in_their_units(viewer, team_a
     rows = table_rows(viewer.get(segments_url(team_a)))
     assert [row["cells"][:9] for row in rows] == [
         [
-            "0 High value · growing · steady",
+            "0 High value · partly declining · steady",
             "3",
             f"33.3{NBSP}%",
-            "1,000",  # 10 ** 3.0
+            "1,000",  # the median customer's revenue_mean
             f"+12{NBSP}%",
             "0.20",
             "0.05",
@@ -269,10 +281,10 @@ def test_the_table_shows_sizes_shares_and_features_in_their_units(viewer, team_a
             "0.30",
         ],
         [
-            "1 Low value · declining · volatile",
+            "1 Low value · declining sharply · volatile",
             "4",
             f"44.4{NBSP}%",
-            "316.23",  # 10 ** 2.5
+            "316",
             f"{MINUS}34{NBSP}%",
             "0.81",
             "0.30",
@@ -362,13 +374,13 @@ def test_the_radar_data_has_one_trace_per_segment_with_its_profile(viewer, team_
     assert data["segments"] == [
         {
             "number": 0,
-            "name": "High value · growing · steady",
+            "name": "High value · partly declining · steady",
             "size": 3,
             "values": [1.0, 1.0, -1.0, -1.0, 1.0, 0.0],
         },
         {
             "number": 1,
-            "name": "Low value · declining · volatile",
+            "name": "Low value · declining sharply · volatile",
             "size": 4,
             "values": [-1.0, -1.0, 1.0, 1.0, -1.0, None],
         },
@@ -401,3 +413,33 @@ def test_query_count_is_bounded_and_does_not_grow_with_the_segments(
         assert len(results_queries) == 1 and "GROUP BY" in results_queries[0]
         counts.append(len(captured.captured_queries))
     assert counts[0] == counts[1]
+
+
+# --- why each segment has its name ------------------------------------------------------------
+
+
+def test_each_name_is_explained_by_the_figures_that_earned_its_words(viewer, team_a, run):
+    team_a.currency = "EUR"
+    team_a.save(update_fields=["currency"])
+    page = unescape(viewer.get(segments_url(team_a)).content.decode())
+    section = page[page.index('id="segment-names"') :]
+    section = re.sub(r"<[^>]+>", " ", section[: section.index("</section>")])
+    section = re.sub(r"[ \t\n]+", " ", section)
+    # Segment 0: its median customer (1,000) is above the portfolio's top-quarter start (900).
+    assert (
+        f"High value : its median customer's revenue, EUR{NBSP}1,000 a month, is in the "
+        f"portfolio's top quarter (from EUR{NBSP}900)" in section
+    )
+    assert "Partly declining : 33 % of its customers are at level 1 or worse" in section
+    assert "Steady : the median CV is 0.20 (0.3 or less)" in section
+    # Segment 1: below the median and nobody above min(900, 3 × 400).
+    assert f"none of its customers has more than EUR{NBSP}900" in section
+    assert "Declining sharply : 50 % of its customers are at level 3" in section
+    assert "Volatile : the median CV is 0.81 (0.8 or more)" in section
+
+
+def test_a_run_from_before_explained_names_says_to_run_again(viewer, team_a):
+    old = [{**spec, "features": {"log_revenue": 3.0, "cv": 0.2}} for spec in SEGMENTS]
+    build_run(team_a, segments=old)
+    page = viewer.get(segments_url(team_a)).content.decode()
+    assert page.count("older than the explained names") == 2

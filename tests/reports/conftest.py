@@ -17,11 +17,15 @@ from django.utils import timezone
 from analytics.models import AnalysisRun, Anomaly, CustomerResult, RunStatus, Segment
 from customers.models import Customer
 
-SEGMENTS = (
-    (0, "High value · growing · steady", {"log_revenue": 3.6, "relative_change_12m": 0.05,
-     "cv": 0.2, "residual_share": 0.05, "activity": 0.95, "seasonal_strength": 0.3}),
-    (1, "Low value · declining · volatile", {"log_revenue": 2.8, "relative_change_12m": -0.31,
-     "cv": 0.8, "residual_share": 0.3, "activity": 0.7, "seasonal_strength": 0.1}),
+SEGMENTS = (  # the figures of RESULTS below, as a run computes them
+    (0, "High value · declining · steady", {"revenue_median": 4600.0, "revenue_mean": 4600.0,
+     "revenue_max": 5000.0, "relative_change_12m": 0.02, "cv": 0.2, "residual_share": 0.05,
+     "activity": 0.95, "seasonal_strength": 0.3, "share_declining": 0.5, "share_sharp": 0.0,
+     "portfolio_median": 825.0, "portfolio_q75": 3375.0}),
+    (1, "Low value · declining sharply · volatile", {"revenue_median": 675.0,
+     "revenue_mean": 682.5, "revenue_max": 900.0, "relative_change_12m": -0.315, "cv": 0.8,
+     "residual_share": 0.3, "activity": 0.7, "seasonal_strength": 0.1, "share_declining": 0.75,
+     "share_sharp": 0.5, "portfolio_median": 825.0, "portfolio_q75": 3375.0}),
 )  # fmt: skip
 
 # external id, segment, level, mean, change 12m, p-value, at risk, onset, anomalies, churned

@@ -47,7 +47,7 @@ def test_customer_facts_are_the_stored_figures(portfolio):
     assert facts["previous_level"] == {
         "run_id": previous.pk, "level": 2, "level_label": "Moderate decline",
     }  # fmt: skip
-    assert facts["segment"] == {"number": 1, "name": "Low value · declining · volatile"}
+    assert facts["segment"] == {"number": 1, "name": "Low value · declining sharply · volatile"}
 
 
 def test_segment_and_group_facts_count_means_and_medians(portfolio):

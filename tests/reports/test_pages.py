@@ -490,7 +490,10 @@ def test_the_group_generator_writes_a_report_offline_end_to_end(
     client = client_for(analyst_a)
     page = client.get(url("report_group", team_a)).content.decode()
     assert "Choose a segment and a decline level" in page
-    assert '<option value="1">1 · Low value · declining · volatile (4 customers)</option>' in page
+    assert (
+        '<option value="1">1 · Low value · declining sharply · volatile (4 customers)</option>'
+        in page
+    )
 
     stats = client.get(url("report_group_statistics", team_a), {"segment": 1, "level": 3}, **HTMX)
     html = stats.content.decode()
