@@ -21,7 +21,9 @@ from analytics.models import (
     AnalysisRun,
     Anomaly,
     CustomerResult,
+    RunPurpose,
     RunStatus,
+    Segment,
     current_run,
 )
 from customers.models import Customer, RevenueRecord
@@ -74,6 +76,7 @@ class CustomerDiagnostics:
     series: dict[str, list[float | None]] = field(default_factory=dict)
     anomalies: list[Anomaly] = field(default_factory=list)
     facts: CustomerFacts | None = None
+    segment_name: str = ""
 
     @property
     def in_current_run(self) -> bool:
@@ -141,7 +144,14 @@ def customer_diagnostics(*, team: Team, external_id: str) -> CustomerDiagnostics
     assert run is not None  # the result is the current run's
     months, revenue, series = _span(customer, run, result)
     anomalies = list(Anomaly.objects.filter(run=run, customer=customer).order_by("month"))
+    segment_name = ""
+    if result.segment is not None:
+        names = Segment.objects.filter(run=run, number=result.segment).values_list(
+            "name", flat=True
+        )
+        segment_name = names.first() or ""
     return CustomerDiagnostics(
+        segment_name=segment_name,
         customer=customer,
         run=run,
         result=result,
@@ -221,7 +231,10 @@ def _level_history(
     """The customer's level in each of the team's succeeded runs, newest first (one query)."""
     rows = (
         CustomerResult.objects.filter(
-            customer=customer, run__team=team, run__status=RunStatus.SUCCEEDED
+            customer=customer,
+            run__team=team,
+            run__status=RunStatus.SUCCEEDED,
+            run__purpose=RunPurpose.ANALYSIS,  # a backtest's runs judge the past, not today
         )
         .order_by("-run__created_at", "-run_id")
         .values_list("run_id", "run__created_at", "run__window_end", "decline_level")

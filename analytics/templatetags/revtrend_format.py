@@ -7,6 +7,7 @@ The rules (one place, so the dashboard, the table and the diagnostics agree):
 - ``percent``: a fraction shown as a signed percentage with a real minus sign (U+2212) and a
   no-break space: ``−34 %``, ``+12 %``, ``0 %``; one decimal under 10 % (``−3.4 %``).
 - ``pvalue``: three decimals, ``< 0.001`` below that.
+- ``money_cents``: a control total (an upload's sum) to the cent, with the currency code.
 - ``money_rate``: money per month (a slope): one decimal and the currency code.
 - ``signed``: a plain figure with a real minus, thousands separators and ``decimals``
   places (default 1).
@@ -63,6 +64,18 @@ def money(value) -> str:
 def money_in(value, currency: str = "") -> str:
     """``money`` with the currency given, where no team page is being rendered (e-mails)."""
     return format_money(_number(value), currency or "", space=" ")
+
+
+@register.filter
+def money_cents(value) -> str:
+    """A control total (an upload's sum, to check against the file's): to the cent, with the
+    team's currency before it."""
+    number = _number(value)
+    if number is None:
+        return MISSING
+    code = _currency()
+    text = _with_minus(f"{number:,.2f}")
+    return f"{code}{NBSP}{text}" if code else text
 
 
 @register.filter

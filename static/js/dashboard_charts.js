@@ -35,9 +35,10 @@
     layout.yaxis.title = { text: "Customers" };
     layout.yaxis.tickformat = ",d";
     layout.yaxis.rangemode = "tozero";
+    var narrow = element.clientWidth < 500;
     Plotly.newPlot(element, [{
       type: "bar",
-      x: rows.map(function (r) { return r.label; }),
+      x: rows.map(function (r) { return narrow && r.level !== null ? "Level " + r.level : r.label; }),
       y: rows.map(function (r) { return r.customers; }),
       marker: { color: rows.map(function (r) { return levelColour(r.level); }) },
       text: rows.map(function (r) { return r.customers.toLocaleString("en-GB"); }),
@@ -49,13 +50,16 @@
   function drawHeatmap(element, heatmap, ink, grid) {
     var layout = baseLayout(ink, grid);
     layout.height = 300;
-    layout.margin.l = 150;
+    // On a phone the labels shrink to "Level 3 (5)" so the cells keep their width.
+    var narrow = element.clientWidth < 500;
+    layout.margin.l = narrow ? 70 : 150;
     layout.xaxis.type = "category";
     layout.xaxis.tickangle = -45;
     layout.yaxis.type = "category";
     layout.yaxis.autorange = "reversed"; // level 0 on top, sharp decline at the bottom
     var labels = heatmap.levels.map(function (label, i) {
-      return label + " (" + heatmap.customers[i].toLocaleString("en-GB") + ")";
+      var name = narrow ? "Level " + label.split(" · ")[0] : label;
+      return name + " (" + heatmap.customers[i].toLocaleString("en-GB") + ")";
     });
     Plotly.newPlot(element, [{
       type: "heatmap",

@@ -54,20 +54,27 @@
     var ink = cssVar("--ink", "#1d2430");
     var grid = cssVar("--line", "#dde1e7");
     var muted = cssVar("--muted", "#5a6473");
+    // On a narrow card (a phone) the legend goes below the radar, which takes the full width.
+    var narrow = element.clientWidth < 640;
     var layout = {
-      height: 500,
+      height: narrow ? 420 + 24 * data.segments.length : 500,
       margin: { l: 56, r: 16, t: 40, b: 40 },
       paper_bgcolor: "rgba(0,0,0,0)",
       font: { family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", color: ink, size: 13 },
       polar: {
         // The radar on the left, the legend beside it (a wide card would leave it far away).
-        domain: { x: [0, 0.6], y: [0, 1] },
+        domain: narrow ? { x: [0.18, 0.82], y: [0.32, 1] } : { x: [0, 0.6], y: [0, 1] },
         bgcolor: "rgba(0,0,0,0)",
         // The radial scale between the first two axes, where it hides no axis label.
         radialaxis: { range: range(data), dtick: 1, angle: 60, tickangle: 60, gridcolor: grid, linecolor: grid, tickfont: { size: 11, color: muted } },
         angularaxis: { gridcolor: grid, linecolor: grid, direction: "clockwise", rotation: 90 },
       },
-      legend: { orientation: "v", x: 0.66, xanchor: "left", y: 0.5, yanchor: "middle", itemclick: "toggle", itemdoubleclick: "toggleothers", title: { text: "Segments (click to hide or show)" } },
+      legend: Object.assign(
+        narrow
+          ? { orientation: "v", x: 0, xanchor: "left", y: 0, yanchor: "bottom" }
+          : { orientation: "v", x: 0.66, xanchor: "left", y: 0.5, yanchor: "middle" },
+        { itemclick: "toggle", itemdoubleclick: "toggleothers", title: { text: "Segments (click to hide or show)" } }
+      ),
       showlegend: true,
     };
     Plotly.newPlot(element, traces(data), layout, window.RevTrendCharts.PLOT_CONFIG);

@@ -18,6 +18,7 @@ from analytics.models import (
     AnalysisRun,
     Anomaly,
     CustomerResult,
+    RunPurpose,
     RunStatus,
     pack_series,
 )
@@ -237,6 +238,8 @@ def test_the_level_history_lists_the_succeeded_runs_newest_first(
 ):
     older = make_run(team_a, {customer: 0})
     make_run(team_a, {customer: 3}, status=RunStatus.FAILED)
+    backtest = make_run(team_a, {customer: 3})  # a backtest's run judges the past, not today
+    AnalysisRun.objects.filter(pk=backtest.pk).update(purpose=RunPurpose.BACKTEST)
     newer = make_run(team_a, {customer: 2})
     response = client_for(viewer_a).get(page_url(team_a, "C-001"))
     history = response.context["diagnostics"].history
