@@ -12,9 +12,14 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-# Settings may live in .env (see .env.example); the environment wins.
+# Settings may live in .env (see .env.example); the environment wins. (A plain `include`
+# would let .env win: make ranks a makefile's assignments above the environment's. So each
+# key's environment value is kept aside and put back after .env is read.)
 ifneq (,$(wildcard .env))
+ENV_FILE_KEYS := $(shell sed -n 's/^[[:space:]]*\([A-Za-z_][A-Za-z0-9_]*\)[[:space:]]*=.*/\1/p' .env)
+$(foreach key,$(ENV_FILE_KEYS),$(if $(filter environment,$(origin $(key))),$(eval SAVED_ENV_$(key) := $$($(key)))))
 include .env
+$(foreach key,$(ENV_FILE_KEYS),$(if $(filter undefined,$(origin SAVED_ENV_$(key))),,$(eval $(key) := $$(SAVED_ENV_$(key)))))
 export
 endif
 
