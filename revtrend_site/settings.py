@@ -169,6 +169,11 @@ CELERY_BROKER_URL = env_url(
 # a web request, in a thread of their own, so the page answers at once and polls their
 # progress like a worker's (a long import or LLM call never runs against the request's limit).
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+if CELERY_TASK_ALWAYS_EAGER:
+    # Eager tasks reach no broker, but Celery still builds a connection object to serialise
+    # them; with no URL kombu warned "No hostname was supplied" on every command. The
+    # in-memory transport has no host to miss.
+    CELERY_BROKER_URL = "memory://localhost/"
 EAGER_TASKS_IN_BACKGROUND = env_bool("EAGER_TASKS_IN_BACKGROUND", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = (
@@ -296,4 +301,7 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "filters": ["one_line_4xx"]},
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # In-process tasks (no broker) would print Celery's "Task … succeeded in …" between a
+    # command's own lines; a worker's log keeps them.
+    "loggers": {"celery.app.trace": {"level": "WARNING"}} if CELERY_TASK_ALWAYS_EAGER else {},
 }
