@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 from django.conf import settings
 from django.db import models
+from django.db.models import JSONField, Value
 
 from accounts.models import Team
 from analytics.core import CHART_SERIES
@@ -103,6 +104,12 @@ class AnalysisRun(models.Model):
     # grouping the run's results (measured 95 ms at 100,000 customers). Empty for runs
     # finished before it existed, whose page still groups.
     segment_level_mix = models.JSONField(default=dict, blank=True)
+    # What the dashboard shows that adds up every customer or every revenue record (KPIs, the
+    # level × month heatmap, the movers against the previous run), computed once when the run
+    # finished (analytics.services.dashboard.DashboardAggregates). Empty for runs finished
+    # before it existed, whose dashboard still computes them per visit.
+    # (db_default: a worker of the previous release, mid-deploy, inserts runs without it.)
+    summary = models.JSONField(default=dict, blank=True, db_default=Value({}, JSONField()))
     # Seconds per stage; chunk stages are summed over chunks (they may overlap in time).
     timings = models.JSONField(default=dict, blank=True)
     # Human-readable facts about how the run was set up, e.g. a partial month left out.
@@ -196,6 +203,11 @@ class AnalysisChunk(models.Model):
         max_length=10, choices=ChunkStatus.choices, default=ChunkStatus.PENDING
     )
     timings = models.JSONField(default=dict, blank=True)
+    # The chunk's customers' revenue per level (0..3) and month, summed while their matrix
+    # was in memory: the run's heatmap adds these up instead of joining every revenue record.
+    level_month_revenue = models.JSONField(
+        default=list, blank=True, db_default=Value([], JSONField())
+    )
     error = models.TextField(blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # Times a task started on it: one that keeps killing its worker fails the run.

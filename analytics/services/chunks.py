@@ -32,6 +32,7 @@ from analytics.models import (
 )
 from revtrend_site.bulk import load_frame
 
+from .dashboard import level_month_revenue
 from .matrix import RevenueMatrix, revenue_matrix_read
 from .runs import CHUNKS_PROGRESS, PLANNED_PROGRESS, analysis_run_fail, run_params
 from .sql import binary_column, nullable_dates, nullable_floats, nullable_ints
@@ -123,10 +124,11 @@ def _analyse(chunk: AnalysisChunk) -> str:
     )
     timings["read"], clock = _lap(clock)
     result = analyze_portfolio(matrix.values, matrix.months, run_params(run))
+    revenue = level_month_revenue(matrix.values, result.figures["decline_level"])
     timings["compute"], clock = _lap(clock)
     results, anomalies = result_frames(run_id=run.pk, matrix=matrix, result=result)
     try:
-        _write(chunk, results, anomalies, timings, clock)
+        _write(chunk, results, anomalies, timings, clock, revenue)
     except _Skip as skip:
         return f"skipped: {skip}"
     return "done"
@@ -172,7 +174,7 @@ def result_frames(
     return results, anomalies
 
 
-def _write(chunk, results, anomalies, timings, clock) -> None:
+def _write(chunk, results, anomalies, timings, clock, revenue: list[list[float]]) -> None:
     run_id = chunk.run_id
     with transaction.atomic():
         locked = AnalysisChunk.objects.select_for_update().get(pk=chunk.pk)
@@ -192,13 +194,17 @@ def _write(chunk, results, anomalies, timings, clock) -> None:
             if len(anomalies):
                 load_frame(cursor, ANOMALIES, tuple(anomalies.columns), anomalies)
         timings["write"], _ = _lap(clock)
-        _mark_done(chunk, len(results), timings)
+        _mark_done(chunk, len(results), timings, revenue)
 
 
-def _mark_done(chunk: AnalysisChunk, customers: int, timings: dict) -> None:
+def _mark_done(chunk: AnalysisChunk, customers: int, timings: dict, revenue: list) -> None:
     now = timezone.now()
     AnalysisChunk.objects.filter(pk=chunk.pk).update(
-        status=ChunkStatus.DONE, customers_count=customers, timings=timings, finished_at=now
+        status=ChunkStatus.DONE,
+        customers_count=customers,
+        timings=timings,
+        level_month_revenue=revenue,
+        finished_at=now,
     )
     # The conditional update is the guard: a run failed meanwhile rolls this chunk back.
     runs = AnalysisRun.objects.filter(pk=chunk.run_id, status=RunStatus.RUNNING)

@@ -1,12 +1,16 @@
 """The dashboard's figures: read the team's stored results, never recompute them.
 
-``dashboard_summary`` gathers everything the page shows in a fixed number of set-based
-queries, whatever the portfolio's size: the team's runs (one), the KPIs (two: sums and
-counts, then the middle of the sorted 12-month changes), the level × month heatmap (one
-aggregate over the revenue joined to the run's results) and the movers against the previous
-succeeded run (one aggregate and one short list per kind, on a join of the two runs' results).
+Everything the page shows that adds up every customer or every revenue record — the KPIs,
+the level × month heatmap, the movers against the previous succeeded run — is computed once
+when the run finishes and kept in ``AnalysisRun.summary`` (``summary_for_finished_run``,
+``movers_for_finished_run``), so a visit costs the same at 1,000 customers or 1,000,000: two
+queries for the team's runs. The heatmap is added up from each chunk's sums, taken while the
+chunk's revenue matrix was in memory (``level_month_revenue``), never from a join of every
+revenue record to the results (13.8 s at 100,000 customers).
 
-The level counts come from the run's row, written when it finished.
+A run finished before the summary existed, or whose previous run has changed since, gets the
+same figures from set-based queries per visit (``run_kpis``, ``level_month_heatmap``,
+``run_movers``). The level counts come from the run's row, written when it finished.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypedDict
 
+import numpy as np
+import pandas as pd
 from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Sum
 
 from accounts.models import Team
@@ -126,14 +132,125 @@ def dashboard_summary(*, team: Team) -> Dashboard:
         return Dashboard(run=None, latest_run=latest_run)
     run = succeeded[0]
     previous = succeeded[1] if len(succeeded) > 1 else None
+    stored = run.summary or {}
     return Dashboard(
         run=run,
         latest_run=latest_run,
-        kpis=run_kpis(run=run),
-        heatmap=level_month_heatmap(run=run),
-        movers=run_movers(run=run, previous=previous) if previous else None,
+        kpis=_stored_kpis(run, stored) or run_kpis(run=run),
+        heatmap=_stored_heatmap(run, stored) or level_month_heatmap(run=run),
+        movers=(_stored_movers(stored, previous) or run_movers(run=run, previous=previous))
+        if previous
+        else None,
         distribution=level_distribution(run=run),
     )
+
+
+# --- Computed once, when a run finishes -------------------------------------------------
+
+
+def level_month_revenue(values: np.ndarray, levels: pd.Series) -> list[list[float]]:
+    """One chunk's revenue per level 0..3 (rows) and month of the window (columns), summed
+    from its revenue matrix (NaN before a customer's first month, 0 in a month without
+    revenue); insufficient-data customers are in no row. The run's heatmap adds the chunks'."""
+    level = levels.to_numpy(dtype=np.float64, na_value=np.nan)
+    return [np.nansum(values[level == row], axis=0).round(2).tolist() for row in LEVELS]
+
+
+def summary_for_finished_run(
+    *, figures: pd.DataFrame, chunk_revenue: list[list[list[float]]]
+) -> dict:
+    """The KPIs' sums and the heatmap's revenue per level and month, for AnalysisRun.summary;
+    ``figures``: the run's figures (finish reads them to segment), ``chunk_revenue``: each
+    chunk's ``level_month_revenue`` (a chunk without it — written before it existed —
+    leaves the heatmap to be computed per visit)."""
+    changes = figures["relative_change_12m"].dropna()
+    summary: dict = {
+        "kpis": {
+            "revenue_at_risk": f"{float(figures['revenue_at_risk'].fillna(0).sum()):.2f}",
+            "median_change_12m": float(changes.median()) if len(changes) else None,
+        }
+    }
+    if chunk_revenue and all(len(rows) == len(LEVELS) for rows in chunk_revenue):
+        summary["level_month_revenue"] = (
+            np.sum(np.asarray(chunk_revenue, dtype=np.float64), axis=0).round(2).tolist()
+        )
+    return summary
+
+
+def movers_for_finished_run(*, run: AnalysisRun) -> dict | None:
+    """The movers against the team's succeeded analysis before ``run``, for its summary
+    (None without one). Run after the results' statistics are fresh: it joins two runs."""
+    previous = (
+        AnalysisRun.objects.filter(team_id=run.team_id, status=RunStatus.SUCCEEDED)
+        .analyses()
+        .filter(Q(created_at__lt=run.created_at) | Q(created_at=run.created_at, pk__lt=run.pk))
+        .latest_first()
+        .first()
+    )
+    if previous is None:
+        return None
+    movers = run_movers(run=run, previous=previous)
+    return {
+        "previous_run_id": previous.pk,
+        "compared": movers.compared,
+        "new_customers": movers.new_customers,
+        "lists": {
+            entry.key: {
+                "total": entry.total,
+                "movers": [
+                    [
+                        m.external_id,
+                        m.decline_level,
+                        m.previous_level,
+                        str(m.revenue_at_risk),
+                        str(m.previous_revenue_at_risk),
+                        str(m.risk_change),
+                        m.is_new,
+                    ]
+                    for m in entry.movers
+                ],
+            }
+            for entry in movers.lists
+        },
+    }
+
+
+def _stored_kpis(run: AnalysisRun, stored: dict) -> Kpis | None:
+    kpis = stored.get("kpis")
+    if not kpis:
+        return None
+    return _kpis(run, Decimal(kpis["revenue_at_risk"]), kpis["median_change_12m"])
+
+
+def _stored_heatmap(run: AnalysisRun, stored: dict) -> Heatmap | None:
+    revenue = stored.get("level_month_revenue")
+    if not revenue or len(revenue[0]) != len(run.months):
+        return None
+    return _heatmap(run, lambda level, column, month: revenue[level][column])
+
+
+def _stored_movers(stored: dict, previous: AnalysisRun) -> Movers | None:
+    """The stored movers, if they were measured against the run the page compares with."""
+    movers = stored.get("movers")
+    if not movers or movers["previous_run_id"] != previous.pk:
+        return None
+    lists = []
+    for key, title, description, _, _ in MOVER_KINDS:
+        entry = movers["lists"][key]
+        rows = [
+            Mover(ext, level, before, Decimal(risk), Decimal(prior), Decimal(change), is_new)
+            for ext, level, before, risk, prior, change, is_new in entry["movers"]
+        ]
+        lists.append(MoverList(key, title, description, entry["total"], rows))
+    return Movers(
+        previous_run=previous,
+        lists=lists,
+        compared=movers["compared"],
+        new_customers=movers["new_customers"],
+    )
+
+
+# --- Computed per visit (runs without a summary), and by reports -----------------------
 
 
 def level_distribution(*, run: AnalysisRun) -> list[tuple[int | None, str, int]]:
@@ -146,13 +263,21 @@ def level_distribution(*, run: AnalysisRun) -> list[tuple[int | None, str, int]]
 def run_kpis(*, run: AnalysisRun) -> Kpis:
     results = CustomerResult.objects.filter(run=run)
     totals = results.aggregate(risk=Sum("revenue_at_risk"), changes=Count("relative_change_12m"))
+    return _kpis(
+        run,
+        totals["risk"] or Decimal(0),
+        column_median(results, "relative_change_12m", totals["changes"]),
+    )
+
+
+def _kpis(run: AnalysisRun, revenue_at_risk: Decimal, median_change: float | None) -> Kpis:
     high_risk = run.level_2_count + run.level_3_count
     return Kpis(
         customers=run.customers_count,
         high_risk=high_risk,
         high_risk_share=high_risk / run.customers_count if run.customers_count else None,
-        revenue_at_risk=totals["risk"] or Decimal(0),
-        median_change_12m=column_median(results, "relative_change_12m", totals["changes"]),
+        revenue_at_risk=revenue_at_risk,
+        median_change_12m=median_change,
         insufficient=run.insufficient_count,
     )
 
@@ -172,7 +297,6 @@ def column_median(results: QuerySet, column: str, count: int) -> float | None:
 
 
 def level_month_heatmap(*, run: AnalysisRun) -> Heatmap:
-    months = run.months
     totals = (
         RevenueRecord.objects.filter(
             team_id=run.team_id,
@@ -186,13 +310,19 @@ def level_month_heatmap(*, run: AnalysisRun) -> Heatmap:
         .order_by()
     )
     by_cell = {(row["level"], row["month"]): row["total"] for row in totals}
+    return _heatmap(run, lambda level, column, month: by_cell.get((level, month)))
+
+
+def _heatmap(run: AnalysisRun, revenue) -> Heatmap:
+    """``revenue(level, column, month)``: the level's customers' revenue in that month."""
+    months = run.months
     customers = list(run.customers_per_level)
     averages = [
         [
-            round(float(by_cell.get((level, month)) or 0) / customers[level], 2)
+            round(float(revenue(level, column, month) or 0) / customers[level], 2)
             if customers[level]
             else None
-            for month in months
+            for column, month in enumerate(months)
         ]
         for level in LEVELS
     ]

@@ -18,6 +18,7 @@ from analytics.models import (
     Anomaly,
     ChunkStatus,
     CustomerResult,
+    RunPurpose,
     RunStatus,
     Segment,
 )
@@ -25,6 +26,7 @@ from analytics.signals import run_succeeded
 from revtrend_site.bulk import analyze_tables, create_stage, load_frame
 from revtrend_site.signals import announce
 
+from .dashboard import movers_for_finished_run, summary_for_finished_run
 from .runs import analysis_run_fail, run_params
 from .sql import read_frame
 
@@ -63,6 +65,11 @@ def _finish(run: AnalysisRun) -> str:
     customer_ids, figures = read_figures(run_id=run.pk)
     segments = segment_portfolio(figures, run_params(run))
     segment_seconds = time.perf_counter() - clock
+    chunk_revenue = AnalysisChunk.objects.filter(run=run).order_by("number")
+    summary = summary_for_finished_run(
+        figures=figures,
+        chunk_revenue=list(chunk_revenue.values_list("level_month_revenue", flat=True)),
+    )
     with transaction.atomic():
         locked = AnalysisRun.objects.select_for_update().get(pk=run.pk)
         if locked.status != RunStatus.RUNNING:
@@ -79,13 +86,30 @@ def _finish(run: AnalysisRun) -> str:
             segments_count=segments.k,
             silhouette=_finite_or_none(segments.silhouette),
             segment_level_mix=_segment_level_mix(figures, segments.labels),
+            summary=summary,
             timings=_timings(locked, segment_seconds, time.perf_counter() - clock, finished),
             notes=[*locked.notes, *_segment_notes(run_params(run), segments)],
             **_counts(figures),
         )
         transaction.on_commit(lambda: _announce(run.pk))
     _refresh_statistics()
+    if run.purpose == RunPurpose.ANALYSIS:  # a backtest's runs are never on a dashboard
+        _store_movers(run, summary)
     return RunStatus.SUCCEEDED
+
+
+def _store_movers(run: AnalysisRun, summary: dict) -> None:
+    """The movers join two runs' results, so they are taken once the statistics are fresh;
+    until then (a moment) a dashboard computes them itself. A failure here costs the stored
+    copy only, never the run."""
+    clock = time.perf_counter()
+    try:
+        movers = movers_for_finished_run(run=run)
+    except Exception:
+        logger.exception("Storing the movers of run %s failed; dashboards compute them", run.pk)
+        return
+    AnalysisRun.objects.filter(pk=run.pk).update(summary={**summary, "movers": movers})
+    logger.info("Run %s: movers stored in %.2f s", run.pk, time.perf_counter() - clock)
 
 
 def _announce(run_id: int) -> None:

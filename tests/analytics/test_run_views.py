@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from analytics.models import AnalysisRun, RunStatus
@@ -138,3 +140,17 @@ def test_a_run_page_warns_of_customers_whose_data_ended_early(client_for, viewer
     warning = html[html.index('id="stale-warning"') :].split("</div>")[0]
     assert "2 customers' data end in 2025-03 or earlier" in warning
     assert "1 of them was judged churned" in warning
+
+
+def test_the_status_poll_does_not_read_the_team_switcher(client_for, viewer_a, team_a):
+    """The fragment has no team switcher, so it never asks for the user's teams; the page
+    around it does."""
+    run = make_run(team_a, RunStatus.RUNNING)
+    client = client_for(viewer_a)
+    switcher = 'ORDER BY "accounts_team"."name"'
+    with CaptureQueriesContext(connection) as poll:
+        client.get(reverse("run_status", args=[team_a.slug, run.pk]), HTTP_HX_REQUEST="true")
+    assert not [q for q in poll.captured_queries if switcher in q["sql"]]
+    with CaptureQueriesContext(connection) as page:
+        client.get(reverse("run_detail", args=[team_a.slug, run.pk]))
+    assert len([q for q in page.captured_queries if switcher in q["sql"]]) == 1
