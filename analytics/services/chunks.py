@@ -113,7 +113,9 @@ def analysis_chunks_run_here(*, run_id: int, numbers: list[int]) -> list[str]:
 
 def _analyse(chunk: AnalysisChunk) -> str:
     run = chunk.run
-    timings: dict[str, float] = {}
+    # Durations per stage, and the wall-clock second the chunk began (time.time(): comparable
+    # across processes and hosts, so finish can tell how the chunks' stages overlapped).
+    timings: dict[str, float] = {"began": round(time.time(), 3)}
     clock = time.perf_counter()
     matrix = revenue_matrix_read(
         team_id=run.team_id,

@@ -27,14 +27,13 @@ from revtrend_site.bulk import analyze_tables, create_stage, load_frame
 from revtrend_site.signals import announce
 
 from .dashboard import movers_for_finished_run, summary_for_finished_run
-from .runs import analysis_run_fail, run_params
+from .runs import CHUNK_STAGES, analysis_run_fail, run_params
 from .sql import read_frame
 
 logger = logging.getLogger(__name__)
 
 RESULTS = CustomerResult._meta.db_table
 STAGE_SEGMENTS = "revtrend_stage_segments"
-CHUNK_STAGES = ("read", "compute", "write")
 # What segmenting reads back: every figure but the sentence.
 READ_BACK = tuple(name for name in FIGURES if name != "explanation")
 WAITING = "waiting"
@@ -237,11 +236,43 @@ def _counts(figures: pd.DataFrame) -> dict[str, int]:
 
 def _timings(run: AnalysisRun, segment: float, finish: float, finished) -> dict[str, float]:
     timings = dict(run.timings or {})
-    chunk_timings = AnalysisChunk.objects.filter(run=run).values_list("timings", flat=True)
+    chunk_timings = list(AnalysisChunk.objects.filter(run=run).values_list("timings", flat=True))
     for stage in CHUNK_STAGES:
         timings[stage] = round(sum(t.get(stage, 0.0) for t in chunk_timings), 3)
+    timings.update(chunk_walls(chunk_timings))
     timings["segment"] = round(segment, 3)
     timings["finish"] = round(finish, 3)
     if run.started_at:
         timings["total"] = round((finished - run.started_at).total_seconds(), 3)
     return timings
+
+
+def chunk_walls(chunk_timings: list[dict]) -> dict[str, float]:
+    """How long the chunks took on the clock, as a whole ("chunks": first start to last end)
+    and per stage ("read_wall"…: the union of the chunks' intervals of that stage), where the
+    stage sums ("read"…) count each chunk's seconds even when chunks ran side by side. Empty
+    when a chunk did not record when it began (written before it did)."""
+    if not chunk_timings or any("began" not in t for t in chunk_timings):
+        return {}
+    intervals: dict[str, list[tuple[float, float]]] = {stage: [] for stage in CHUNK_STAGES}
+    ends = []
+    for t in chunk_timings:
+        start = t["began"]
+        for stage in CHUNK_STAGES:
+            end = start + t.get(stage, 0.0)
+            intervals[stage].append((start, end))
+            start = end
+        ends.append(start)
+    walls = {"chunks": round(max(ends) - min(t["began"] for t in chunk_timings), 3)}
+    for stage, spans in intervals.items():
+        walls[f"{stage}_wall"] = round(_union_length(spans), 3)
+    return walls
+
+
+def _union_length(spans: list[tuple[float, float]]) -> float:
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(spans):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total

@@ -61,25 +61,51 @@ TIMING_STAGES: tuple[tuple[str, tuple[str, str] | None], ...] = (
     ("write", None),
     ("finish", ("segment", "segmenting")),
 )
+CHUNK_STAGES = ("read", "compute", "write")
 
 
 def timing_summary(timings: dict[str, float]) -> str:
-    """The stages in order, what each includes, and how they relate to the total: the rest
-    is waiting (for a worker, between tasks) or, when chunks ran side by side, the overlap.
+    """A run's seconds as stages that add up to its total.
 
-    "plan 0.10 (purchase model 0.09), read 0.09, compute 1.06, write 0.09, finish 0.92
-    (segmenting 0.91); waiting 0.03; total 2.29"."""
+    With the chunks' wall-clock (runs since 2026-12): "plan 0.45 (purchase model 0.09),
+    chunks 14.20 on the clock (read 4.88, compute 10.03, write 12.77 of work in all chunks;
+    on the clock read 2.50, compute 6.10, write 7.00), finish 2.29 (segmenting 1.41);
+    waiting 0.10; total 18.70" — plan + chunks + finish + waiting = total, and the chunks'
+    work exceeds their clock time by what ran side by side. Older runs: the stage sums, with
+    the rest as waiting or, when chunks overlapped, as time saved."""
+    if "chunks" in timings:
+        return _walled_summary(timings)
     parts, summed = [], 0.0
     for stage, inner in TIMING_STAGES:
         if stage not in timings:
             continue
         summed += timings[stage]
-        text = f"{stage} {timings[stage]:.2f}"
-        if inner and inner[0] in timings:
-            text += f" ({inner[1]} {timings[inner[0]]:.2f})"
-        parts.append(text)
-    line = ", ".join(parts)
-    total = timings.get("total")
+        parts.append(_stage_text(timings, stage, inner))
+    return _with_total(", ".join(parts), timings.get("total"), summed)
+
+
+def _stage_text(timings: dict[str, float], stage: str, inner: tuple[str, str] | None) -> str:
+    text = f"{stage} {timings[stage]:.2f}"
+    if inner and inner[0] in timings:
+        text += f" ({inner[1]} {timings[inner[0]]:.2f})"
+    return text
+
+
+def _walled_summary(timings: dict[str, float]) -> str:
+    work = ", ".join(f"{s} {timings.get(s, 0.0):.2f}" for s in CHUNK_STAGES)
+    clock = ", ".join(f"{s} {timings.get(f'{s}_wall', 0.0):.2f}" for s in CHUNK_STAGES)
+    parts = [_stage_text(timings, "plan", TIMING_STAGES[0][1])] if "plan" in timings else []
+    parts.append(
+        f"chunks {timings['chunks']:.2f} on the clock ({work} of work in all chunks; "
+        f"on the clock {clock})"
+    )
+    if "finish" in timings:
+        parts.append(_stage_text(timings, "finish", TIMING_STAGES[-1][1]))
+    summed = timings.get("plan", 0.0) + timings["chunks"] + timings.get("finish", 0.0)
+    return _with_total(", ".join(parts), timings.get("total"), summed)
+
+
+def _with_total(line: str, total: float | None, summed: float) -> str:
     if total is None:
         return line
     rest = total - summed

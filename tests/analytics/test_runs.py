@@ -315,3 +315,14 @@ def test_more_segments_than_customers_makes_as_many_as_it_can_and_says_so(
         f"15 segments were asked for; {run.segments_count} could be made from the customers "
         "with enough history to cluster."
     )
+
+
+def test_a_runs_stages_on_the_clock_add_up_to_its_total(
+    team_a, portfolio, django_capture_on_commit_callbacks
+):
+    run = start(team_a, django_capture_on_commit_callbacks)
+    t = run.timings
+    assert {"chunks", "read_wall", "compute_wall", "write_wall"} <= set(t)
+    assert t["plan"] + t["chunks"] + t["finish"] <= t["total"] + 0.01
+    for stage in ("read", "compute", "write"):
+        assert 0 < t[f"{stage}_wall"] <= min(t[stage], t["chunks"]) + 0.001

@@ -33,3 +33,29 @@ def test_chunks_side_by_side_are_said_to_overlap_rather_than_shown_as_negative_w
 
 def test_a_run_still_going_has_no_total():
     assert timing_summary({"plan": 0.2}) == "plan 0.20"
+
+
+def test_the_chunks_clock_time_is_the_union_of_their_intervals():
+    from analytics.services.finish import chunk_walls
+
+    # Two chunks side by side: the second begins while the first computes.
+    chunks = [
+        {"began": 100.0, "read": 1.0, "compute": 4.0, "write": 2.0},  # 100–101–105–107
+        {"began": 102.0, "read": 1.0, "compute": 3.0, "write": 2.0},  # 102–103–106–108
+    ]
+    walls = chunk_walls(chunks)
+    assert walls["chunks"] == 8.0  # 100 to 108
+    assert walls["read_wall"] == 2.0  # 100–101 and 102–103
+    assert walls["compute_wall"] == 5.0  # 101–106
+    assert walls["write_wall"] == 3.0  # 105–108
+    assert chunk_walls([{"read": 1.0}]) == {}  # a chunk from before it was recorded
+
+
+def test_with_the_chunks_clock_the_stages_add_up_to_the_total():
+    timings = {"plan": 0.45, "purchase_fit": 0.09, "read": 4.88, "compute": 10.03,
+               "write": 12.77, "read_wall": 2.5, "compute_wall": 6.1, "write_wall": 7.0,
+               "chunks": 14.2, "segment": 1.41, "finish": 2.29, "total": 17.04}  # fmt: skip
+    text = timing_summary(timings)
+    assert text.startswith("plan 0.45 (purchase model 0.09), chunks 14.20 on the clock (read ")
+    assert text.endswith("finish 2.29 (segmenting 1.41); waiting 0.10; total 17.04")
+    assert "on the clock read 2.50, compute 6.10, write 7.00" in text
