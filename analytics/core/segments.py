@@ -113,7 +113,7 @@ def segment_portfolio(figures: pd.DataFrame, params: Params) -> SegmentResult:
 
 def _choose_k(standardised: np.ndarray, params: Params) -> tuple[int, float]:
     from sklearn.cluster import KMeans
-    from sklearn.metrics import silhouette_score
+    from sklearn.metrics import pairwise_distances, silhouette_score
 
     rng = np.random.default_rng(params.random_state)
     sample = standardised
@@ -124,11 +124,19 @@ def _choose_k(standardised: np.ndarray, params: Params) -> tuple[int, float]:
     else:
         candidates = [k for k in K_RANGE if k < len(sample)]
     best_k, best_score = candidates[0], -1.0
+    # The sample's distances once, for every candidate k's silhouette (each call would
+    # otherwise compute the same 3,000 × 3,000 matrix again: 0.78 of 1.08 s at 20,000).
+    distances = pairwise_distances(sample) if len(candidates) > 1 else None
     for k in candidates:
         labels = KMeans(n_clusters=k, n_init=3, random_state=params.random_state).fit_predict(
             sample
         )
-        score = silhouette_score(sample, labels) if len(set(labels)) > 1 else -1.0
+        if len(set(labels)) < 2:
+            score = -1.0
+        elif distances is not None:
+            score = silhouette_score(distances, labels, metric="precomputed")
+        else:
+            score = silhouette_score(sample, labels)
         if score > best_score:
             best_k, best_score = k, score
     return best_k, float(best_score)

@@ -108,7 +108,7 @@ def _store_movers(run: AnalysisRun, summary: dict) -> None:
         logger.exception("Storing the movers of run %s failed; dashboards compute them", run.pk)
         return
     AnalysisRun.objects.filter(pk=run.pk).update(summary={**summary, "movers": movers})
-    logger.info("Run %s: movers stored in %.2f s", run.pk, time.perf_counter() - clock)
+    logger.debug("Run %s: movers stored in %.2f s", run.pk, time.perf_counter() - clock)
 
 
 def _announce(run_id: int) -> None:
