@@ -33,7 +33,13 @@ from django.utils import timezone
 from analytics.core import UNJUDGED
 from analytics.links import customer_url_builder
 from analytics.models import LEVEL_LABELS, RISK_SORTS, AnalysisRun, CustomerResult, Segment
-from analytics.services.export import BATCH, RESULT_COLUMNS, cell, neutralise
+from analytics.services.export import (
+    BATCH,
+    RESULT_COLUMNS,
+    cell,
+    neutralise,
+    sentences_shown,
+)
 from customers.followup import INSUFFICIENT, hidden_customers
 from customers.models import Customer, FollowUp
 
@@ -425,5 +431,5 @@ def risk_csv_rows(
         "customer__follow_up",
     ]
     rows = risk_results(run=run, query=query, viewer_id=viewer_id).values_list(*fields)
-    for row in rows.iterator(chunk_size=BATCH):
+    for row in sentences_shown(run, rows.iterator(chunk_size=BATCH)):
         yield writer.writerow([neutralise(cell(value)) for value in row])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterable, Iterator
 from datetime import date
 from decimal import Decimal
 from typing import TextIO
@@ -53,13 +54,18 @@ def results_export(*, run: AnalysisRun, output: TextIO) -> int:
         .order_by("-revenue_at_risk", "customer__external_id")
         .values_list(*fields)
     )
+    return _write(output, RESULT_COLUMNS, sentences_shown(run, rows.iterator(chunk_size=BATCH)))
+
+
+SENTENCE = RESULT_COLUMNS.index("explanation")
+
+
+def sentences_shown(run: AnalysisRun, rows: Iterable[tuple]) -> Iterator[tuple]:
+    """Rows in RESULT_COLUMNS' order with the why-sentence as the pages show it: the team's
+    currency code where the stored sentence marks an amount (analytics.core.explain)."""
     currency = Team.objects.filter(pk=run.team_id).values_list("currency", flat=True).get()
-    sentence = RESULT_COLUMNS.index("explanation")
-
-    def shown(row: tuple) -> tuple:  # the why-sentence as the pages show it
-        return (*row[:sentence], with_currency(row[sentence], currency), *row[sentence + 1 :])
-
-    return _write(output, RESULT_COLUMNS, map(shown, rows.iterator(chunk_size=BATCH)))
+    for row in rows:
+        yield (*row[:SENTENCE], with_currency(row[SENTENCE], currency), *row[SENTENCE + 1 :])
 
 
 def anomalies_export(*, run: AnalysisRun, output: TextIO) -> int:

@@ -86,3 +86,21 @@ def test_every_money_figure_on_the_pages_carries_the_currency(client_for, viewer
                 text[max(0, match.start() - 60) : match.end() + 20],
             )
     assert found > 10  # the search saw amounts on the pages, not nothing
+
+
+def test_the_downloads_write_the_sentences_as_the_pages_do(client_for, viewer_a, team_a, run):
+    import csv
+    import io
+
+    from analytics.services.export import results_export
+
+    response = client_for(viewer_a).get(reverse("customer_export", args=[team_a.slug]))
+    table = b"".join(response.streaming_content).decode()
+    output = io.StringIO()
+    results_export(run=run, output=output)
+    for text in (table, output.getvalue()):
+        sentences = [row["explanation"] for row in csv.DictReader(io.StringIO(text))]
+        assert "\u00a4" not in text  # the stored amount mark never leaves the app
+        with_amounts = [s for s in sentences if re.search(r"\d,\d{3}", s)]
+        assert with_amounts
+        assert all(re.search(rf"EUR{NBSP}\d", s) for s in with_amounts), with_amounts[:3]
