@@ -445,6 +445,16 @@ class Segment(_RunResult):
         return f"Run #{self.run_id} segment {self.number}: {self.name}"
 
 
+def previous_analysis(run: AnalysisRun) -> AnalysisRun | None:
+    """The team's succeeded analysis just before ``run`` (by creation, as pages order runs):
+    what movers, alerts, digests and briefs compare ``run`` with."""
+    earlier = AnalysisRun.objects.filter(team_id=run.team_id).analyses().succeeded()
+    earlier = earlier.filter(
+        models.Q(created_at__lt=run.created_at) | models.Q(created_at=run.created_at, pk__lt=run.pk)
+    )
+    return earlier.latest_first().first()
+
+
 def current_run(team: Team) -> AnalysisRun | None:
     """The run whose results the team's pages show: its latest succeeded run."""
     return AnalysisRun.objects.filter(team=team).analyses().succeeded().latest_first().first()

@@ -16,7 +16,14 @@ from decimal import Decimal
 from django.db.models import Avg, Count, Min, Q, QuerySet, Sum
 
 from analytics.core.explain import with_currency
-from analytics.models import LEVEL_LABELS, AnalysisRun, Anomaly, CustomerResult, RunStatus
+from analytics.models import (
+    LEVEL_LABELS,
+    AnalysisRun,
+    Anomaly,
+    CustomerResult,
+    RunStatus,
+    previous_analysis,
+)
 from analytics.services.dashboard import column_median, level_distribution, run_kpis, run_movers
 from analytics.services.segments import segment_overview
 
@@ -256,14 +263,7 @@ def _segment_risks(run: AnalysisRun) -> list[dict]:
 
 
 def _movers(run: AnalysisRun) -> dict | None:
-    previous = (
-        AnalysisRun.objects.filter(
-            team_id=run.team_id, status=RunStatus.SUCCEEDED, created_at__lt=run.created_at
-        )
-        .analyses()
-        .latest_first()
-        .first()
-    )
+    previous = previous_analysis(run)
     if previous is None:
         return None
     movers = run_movers(run=run, previous=previous)

@@ -16,7 +16,14 @@ from decimal import Decimal
 from django.utils import timezone
 
 from accounts.models import Membership, Role, Team
-from analytics.models import LEVEL_LABELS, AnalysisRun, Anomaly, CustomerResult, RunPurpose
+from analytics.models import (
+    LEVEL_LABELS,
+    AnalysisRun,
+    Anomaly,
+    CustomerResult,
+    RunPurpose,
+    previous_analysis,
+)
 from customers.models import Customer
 from revtrend_site.numbers import format_money
 
@@ -41,15 +48,6 @@ class State:
 
 
 FIELDS = ("customer_id", "decline_level", "churned", "revenue_at_risk", "p_active")
-
-
-def previous_run(run: AnalysisRun) -> AnalysisRun | None:
-    """The team's succeeded analysis just before ``run``."""
-    earlier = AnalysisRun.objects.filter(team_id=run.team_id).analyses().succeeded()
-    earlier = earlier.filter(created_at__lt=run.created_at) | earlier.filter(
-        created_at=run.created_at, pk__lt=run.pk
-    )
-    return earlier.latest_first().first()
 
 
 def _states(run: AnalysisRun) -> dict[int, State]:
@@ -147,7 +145,7 @@ def alerts_raise(*, run: AnalysisRun) -> list[Alert]:
     if run.purpose != RunPurpose.ANALYSIS:
         return []
     rules = list(AlertRule.objects.filter(team_id=run.team_id, enabled=True))
-    previous = previous_run(run)
+    previous = previous_analysis(run)
     if not rules or previous is None:
         return []
     now, before = _states(run), _states(previous)

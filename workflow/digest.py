@@ -16,13 +16,12 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 
 from accounts.models import Membership, Role, Team
-from analytics.models import AnalysisRun, CustomerResult, current_run
+from analytics.models import AnalysisRun, CustomerResult, current_run, previous_analysis
 from customers.models import Customer
 from reports.facts import fact_sheet
 from reports.models import Report, ReportKind, ReportStatus
 from reports.narrator import narrate
 
-from .alerts import previous_run
 from .delivery import customer_link
 from .models import DeliveryPreference
 
@@ -69,7 +68,7 @@ def digest_for(*, team: Team, user: User, role: str, run: AnalysisRun) -> Digest
         )
     }
     digest.customers = len(now)
-    previous = previous_run(run)
+    previous = previous_analysis(run)
     before = {}
     if previous is not None:
         before = dict(

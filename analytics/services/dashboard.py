@@ -26,7 +26,13 @@ import pandas as pd
 from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Sum
 
 from accounts.models import Team
-from analytics.models import LEVEL_LABELS, AnalysisRun, CustomerResult, RunStatus
+from analytics.models import (
+    LEVEL_LABELS,
+    AnalysisRun,
+    CustomerResult,
+    RunStatus,
+    previous_analysis,
+)
 from customers.models import Customer, RevenueRecord
 
 if TYPE_CHECKING:
@@ -180,13 +186,7 @@ def summary_for_finished_run(
 def movers_for_finished_run(*, run: AnalysisRun) -> dict | None:
     """The movers against the team's succeeded analysis before ``run``, for its summary
     (None without one). Run after the results' statistics are fresh: it joins two runs."""
-    previous = (
-        AnalysisRun.objects.filter(team_id=run.team_id, status=RunStatus.SUCCEEDED)
-        .analyses()
-        .filter(Q(created_at__lt=run.created_at) | Q(created_at=run.created_at, pk__lt=run.pk))
-        .latest_first()
-        .first()
-    )
+    previous = previous_analysis(run)
     if previous is None:
         return None
     movers = run_movers(run=run, previous=previous)
