@@ -62,12 +62,14 @@ test: setup $(DEV_STAMP)
 # As many as you like, on as many hosts. Schedules, digests and the watchdog also need one
 # `make beat` per deployment; `make run` works without either (tasks run in-process).
 worker: $(BASE_STAMP)
+	@test -n "$$CELERY_BROKER_URL" || { echo "make worker needs CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0); without it the app runs tasks itself."; exit 2; }
 	@echo "Worker starting. Scheduled analyses, digests and the watchdog need one 'make beat' per deployment."
 	$(VENV)/bin/celery -A revtrend_site worker --loglevel=INFO
 
 # Exactly one per deployment: the watchdog every minute, the daily and weekly digests, and each
 # team's scheduled analyses, from the schedule kept in the database (django-celery-beat).
 beat: setup
+	@test -n "$$CELERY_BROKER_URL" || { echo "make beat needs CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0)."; exit 2; }
 	$(VENV)/bin/celery -A revtrend_site beat --loglevel=INFO
 
 bench: setup $(DEV_STAMP)
