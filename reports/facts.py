@@ -24,7 +24,7 @@ from analytics.models import (
     RunStatus,
     previous_analysis,
 )
-from analytics.services.dashboard import column_median, level_distribution, run_kpis, run_movers
+from analytics.services.dashboard import column_median, kpis_of, level_distribution, movers_of
 from analytics.services.segments import segment_overview
 
 from .models import ReportKind
@@ -215,7 +215,7 @@ def _group_facts(run: AnalysisRun, scope: dict) -> dict:
 
 
 def _portfolio_facts(run: AnalysisRun, scope: dict) -> dict:
-    kpis = run_kpis(run=run)
+    kpis = kpis_of(run=run)
     results = CustomerResult.objects.filter(run=run)
     return {
         "portfolio": {
@@ -266,7 +266,7 @@ def _movers(run: AnalysisRun) -> dict | None:
     previous = previous_analysis(run)
     if previous is None:
         return None
-    movers = run_movers(run=run, previous=previous)
+    movers = movers_of(run=run, previous=previous)
     return {
         "previous_run_id": previous.pk,
         "customers_compared": movers.compared,

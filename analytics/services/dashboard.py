@@ -10,7 +10,8 @@ revenue record to the results (13.8 s at 100,000 customers).
 
 A run finished before the summary existed, or whose previous run has changed since, gets the
 same figures from set-based queries per visit (``run_kpis``, ``level_month_heatmap``,
-``run_movers``). The level counts come from the run's row, written when it finished.
+``run_movers``); ``kpis_of`` and ``movers_of`` choose, for the dashboard and the reports'
+fact sheets alike. The level counts come from the run's row, written when it finished.
 """
 
 from __future__ import annotations
@@ -138,17 +139,25 @@ def dashboard_summary(*, team: Team) -> Dashboard:
         return Dashboard(run=None, latest_run=latest_run)
     run = succeeded[0]
     previous = succeeded[1] if len(succeeded) > 1 else None
-    stored = run.summary or {}
     return Dashboard(
         run=run,
         latest_run=latest_run,
-        kpis=_stored_kpis(run, stored) or run_kpis(run=run),
-        heatmap=_stored_heatmap(run, stored) or level_month_heatmap(run=run),
-        movers=(_stored_movers(stored, previous) or run_movers(run=run, previous=previous))
-        if previous
-        else None,
+        kpis=kpis_of(run=run),
+        heatmap=_stored_heatmap(run, run.summary or {}) or level_month_heatmap(run=run),
+        movers=movers_of(run=run, previous=previous) if previous else None,
         distribution=level_distribution(run=run),
     )
+
+
+def kpis_of(*, run: AnalysisRun) -> Kpis:
+    """The run's KPIs as stored when it finished, or counted now for a run without them."""
+    return _stored_kpis(run, run.summary or {}) or run_kpis(run=run)
+
+
+def movers_of(*, run: AnalysisRun, previous: AnalysisRun) -> Movers:
+    """The run's movers against ``previous``: stored when it finished if they were measured
+    against that run, else compared now."""
+    return _stored_movers(run.summary or {}, previous) or run_movers(run=run, previous=previous)
 
 
 # --- Computed once, when a run finishes -------------------------------------------------
