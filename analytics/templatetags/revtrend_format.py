@@ -70,21 +70,14 @@ def money_in(value, currency: str = "") -> str:
 def money_cents(value) -> str:
     """A control total (an upload's sum, to check against the file's): to the cent, with the
     team's currency before it."""
-    number = _number(value)
-    if number is None:
-        return MISSING
-    code = _currency()
-    text = _with_minus(f"{number:,.2f}")
-    return f"{code}{NBSP}{text}" if code else text
+    return format_money(_number(value), _currency(), places=2)
 
 
 @register.filter
 def money_rate(value) -> str:
     """Money per month (a slope): one decimal, since a small customer's slope is often under
     one unit a month, with the team's currency before it."""
-    text = signed(value, 1)
-    code = _currency()
-    return f"{code}{NBSP}{text}" if code and text != MISSING else text
+    return format_money(_number(value), _currency(), places=1)
 
 
 @register.filter
