@@ -27,6 +27,7 @@ from revtrend_site.bulk import analyze_tables, create_stage, load_frame
 from revtrend_site.signals import announce
 
 from .dashboard import movers_for_finished_run, summary_for_finished_run
+from .partitions import is_partitioned, partition_analyze, partition_index_begin
 from .runs import CHUNK_STAGES, analysis_run_fail, run_params
 from .sql import read_frame
 
@@ -61,9 +62,15 @@ def analysis_run_finish(*, run_id: int) -> str:
 def _finish(run: AnalysisRun) -> str:
     clock = time.perf_counter()
     AnalysisRun.objects.filter(pk=run.pk).update(stage="segmenting", progress=92)
-    customer_ids, figures = read_figures(run_id=run.pk)
-    segments = segment_portfolio(figures, run_params(run))
-    segment_seconds = time.perf_counter() - clock
+    # The run's own partition gets its indexes while its figures are segmented, and before
+    # the run succeeds: no page ever reads an unindexed run.
+    indexes_built = partition_index_begin(run_id=run.pk)
+    try:
+        customer_ids, figures = read_figures(run_id=run.pk)
+        segments = segment_portfolio(figures, run_params(run))
+        segment_seconds = time.perf_counter() - clock
+    finally:
+        index_seconds = indexes_built()
     chunk_revenue = AnalysisChunk.objects.filter(run=run).order_by("number")
     summary = summary_for_finished_run(
         figures=figures,
@@ -86,12 +93,17 @@ def _finish(run: AnalysisRun) -> str:
             silhouette=_finite_or_none(segments.silhouette),
             segment_level_mix=_segment_level_mix(figures, segments.labels),
             summary=summary,
-            timings=_timings(locked, segment_seconds, time.perf_counter() - clock, finished),
+            timings=_timings(
+                locked,
+                {"index": index_seconds, "segment": segment_seconds},
+                time.perf_counter() - clock,
+                finished,
+            ),
             notes=[*locked.notes, *_segment_notes(run_params(run), segments)],
             **_counts(figures),
         )
         transaction.on_commit(lambda: _announce(run.pk))
-    _refresh_statistics()
+    _refresh_statistics(run.pk)
     if run.purpose == RunPurpose.ANALYSIS:  # a backtest's runs are never on a dashboard
         _store_movers(run, summary)
     return RunStatus.SUCCEEDED
@@ -126,11 +138,16 @@ def _segment_notes(params, segments: SegmentResult) -> list[str]:
     ]
 
 
-def _refresh_statistics() -> None:
+def _refresh_statistics(run_id: int) -> None:
     """A run adds up to a whole portfolio of rows at once; without fresh statistics the
     planner guessed 95 rows for 75,000 and joined before sorting (measured 4× slower risk
-    pages). Autovacuum may be off or late, so the run asks for them itself."""
-    analyze_tables(CustomerResult, Anomaly)
+    pages). Autovacuum may be off or late, so the run asks for them itself: for its own
+    partition where results are stored per run (the whole table's would sample them all)."""
+    if not is_partitioned():
+        analyze_tables(CustomerResult, Anomaly)
+        return
+    analyze_tables(Anomaly)
+    partition_analyze(run_id=run_id)
 
 
 def read_figures(*, run_id: int) -> tuple[np.ndarray, pd.DataFrame]:
@@ -234,13 +251,15 @@ def _counts(figures: pd.DataFrame) -> dict[str, int]:
     return counts
 
 
-def _timings(run: AnalysisRun, segment: float, finish: float, finished) -> dict[str, float]:
+def _timings(
+    run: AnalysisRun, parts: dict[str, float], finish: float, finished
+) -> dict[str, float]:
     timings = dict(run.timings or {})
     chunk_timings = list(AnalysisChunk.objects.filter(run=run).values_list("timings", flat=True))
     for stage in CHUNK_STAGES:
         timings[stage] = round(sum(t.get(stage, 0.0) for t in chunk_timings), 3)
     timings.update(chunk_walls(chunk_timings))
-    timings["segment"] = round(segment, 3)
+    timings.update({name: round(seconds, 3) for name, seconds in parts.items()})
     timings["finish"] = round(finish, 3)
     if run.started_at:
         timings["total"] = round((finished - run.started_at).total_seconds(), 3)
@@ -250,20 +269,23 @@ def _timings(run: AnalysisRun, segment: float, finish: float, finished) -> dict[
 def chunk_walls(chunk_timings: list[dict]) -> dict[str, float]:
     """How long the chunks took on the clock, as a whole ("chunks": first start to last end)
     and per stage ("read_wall"…: the union of the chunks' intervals of that stage), where the
-    stage sums ("read"…) count each chunk's seconds even when chunks ran side by side. Empty
-    when a chunk did not record when it began (written before it did)."""
+    stage sums ("read"…) count each chunk's seconds even when chunks ran side by side or a
+    stage of one overlapped another's (a chunk read ahead while the previous one computed).
+    A stage starts when it recorded it began ("read_began"…), else where the chunk's previous
+    stage ended. Empty when a chunk did not record when it began (written before it did)."""
     if not chunk_timings or any("began" not in t for t in chunk_timings):
         return {}
     intervals: dict[str, list[tuple[float, float]]] = {stage: [] for stage in CHUNK_STAGES}
-    ends = []
+    starts, ends = [], []
     for t in chunk_timings:
-        start = t["began"]
+        end = t["began"]
         for stage in CHUNK_STAGES:
+            start = t.get(f"{stage}_began", end)
             end = start + t.get(stage, 0.0)
             intervals[stage].append((start, end))
-            start = end
-        ends.append(start)
-    walls = {"chunks": round(max(ends) - min(t["began"] for t in chunk_timings), 3)}
+            starts.append(start)
+            ends.append(end)
+    walls = {"chunks": round(max(ends) - min(starts), 3)}
     for stage, spans in intervals.items():
         walls[f"{stage}_wall"] = round(_union_length(spans), 3)
     return walls

@@ -53,13 +53,13 @@ CHUNKS_PROGRESS = 85
 MAX_SEGMENTS = 20  # the most segments a user may ask for (the runs form, the analyze command)
 # Chunk stages are summed over chunks, which may run side by side: "total" is wall-clock.
 # The stages one after another (read, compute and write summed over the chunks), each with
-# the part of it that is recorded on its own: (stage, (part, label)).
-TIMING_STAGES: tuple[tuple[str, tuple[str, str] | None], ...] = (
-    ("plan", ("purchase_fit", "purchase model")),
-    ("read", None),
-    ("compute", None),
-    ("write", None),
-    ("finish", ("segment", "segmenting")),
+# the parts of it that are recorded on their own: (stage, ((part, label), …)).
+TIMING_STAGES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("plan", (("purchase_fit", "purchase model"),)),
+    ("read", ()),
+    ("compute", ()),
+    ("write", ()),
+    ("finish", (("index", "indexing"), ("segment", "segmenting"))),
 )
 CHUNK_STAGES = ("read", "compute", "write")
 
@@ -69,7 +69,7 @@ def timing_summary(timings: dict[str, float]) -> str:
 
     With the chunks' wall-clock (runs since 2026-12): "plan 0.45 (purchase model 0.09),
     chunks 14.20 on the clock (read 4.88, compute 10.03, write 12.77 of work in all chunks;
-    on the clock read 2.50, compute 6.10, write 7.00), finish 2.29 (segmenting 1.41);
+    on the clock read 2.50, compute 6.10, write 7.00), finish 2.29 (indexing 0.90, segmenting 1.41);
     waiting 0.10; total 18.70" — plan + chunks + finish + waiting = total, and the chunks'
     work exceeds their clock time by what ran side by side. Older runs: the stage sums, with
     the rest as waiting or, when chunks overlapped, as time saved."""
@@ -84,11 +84,10 @@ def timing_summary(timings: dict[str, float]) -> str:
     return _with_total(", ".join(parts), timings.get("total"), summed)
 
 
-def _stage_text(timings: dict[str, float], stage: str, inner: tuple[str, str] | None) -> str:
+def _stage_text(timings: dict[str, float], stage: str, inner: tuple[tuple[str, str], ...]) -> str:
     text = f"{stage} {timings[stage]:.2f}"
-    if inner and inner[0] in timings:
-        text += f" ({inner[1]} {timings[inner[0]]:.2f})"
-    return text
+    parts = [f"{label} {timings[part]:.2f}" for part, label in inner if part in timings]
+    return f"{text} ({', '.join(parts)})" if parts else text
 
 
 def _walled_summary(timings: dict[str, float]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import statistics
 from datetime import timedelta
 
@@ -280,15 +281,16 @@ def test_deleting_a_finished_run_deletes_its_results(
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_chunks_side_by_side_in_process_give_the_same_results_as_one_after_another(
+def test_chunks_read_ahead_in_process_give_the_same_results_as_one_after_another(
     team_a, settings, monkeypatch
 ):
-    """Outside a transaction on PostgreSQL an eager run analyses its chunks in threads (as
-    two workers would); the results must not depend on it."""
+    """Outside a transaction on PostgreSQL an eager run reads each next chunk in a thread
+    while it computes the current one; the results must not depend on it, and each chunk
+    records its read as begun before the previous chunk's computing ended."""
     import_portfolio(team_a, customers=CUSTOMERS, seed=4)
     settings.ANALYSIS_CHUNK_SIZE = 15  # 60 customers → 4 chunks
     side_by_side = analysis_run_start(team=team_a, params=Params())
-    monkeypatch.setattr(chunks, "IN_PROCESS_CHUNK_THREADS", 1)
+    monkeypatch.setattr(chunks, "READ_AHEAD", False)
     one_by_one = analysis_run_start(team=team_a, params=Params())
 
     def levels(run):
@@ -301,6 +303,38 @@ def test_chunks_side_by_side_in_process_give_the_same_results_as_one_after_anoth
     assert CustomerResult.objects.filter(run=side_by_side).count() == CUSTOMERS
     assert levels(side_by_side) == levels(one_by_one)
     assert not AnalysisChunk.objects.filter(run=side_by_side).exclude(status=ChunkStatus.DONE)
+    timings = AnalysisChunk.objects.filter(run=side_by_side).order_by("number")
+    stages = list(timings.values_list("timings", flat=True))
+    read_ahead = [
+        later["read_began"] < earlier["compute_began"] + earlier["compute"]
+        for earlier, later in itertools.pairwise(stages)
+    ]
+    assert all(read_ahead), stages
+    in_order = list(AnalysisChunk.objects.filter(run=one_by_one).values_list("timings", flat=True))
+    assert all(t["read_began"] == t["began"] for t in in_order)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_whose_read_ahead_fails_fails_the_run_with_the_reason(
+    team_a, settings, monkeypatch
+):
+    import_portfolio(team_a, customers=CUSTOMERS, seed=4)
+    settings.ANALYSIS_CHUNK_SIZE = 15
+    real_read = chunks.revenue_matrix_read
+
+    def read(**kwargs):
+        if kwargs["first_customer_id"] != Customer.objects.order_by("id").first().pk:
+            raise RuntimeError("the disk is on fire")
+        return real_read(**kwargs)
+
+    monkeypatch.setattr(chunks, "revenue_matrix_read", read)
+    run = analysis_run_start(team=team_a, params=Params())
+    assert run.status == RunStatus.FAILED
+    assert run.error == "Chunk 2 of 4 failed (RuntimeError): the disk is on fire"
+    statuses = dict(AnalysisChunk.objects.filter(run=run).values_list("number", "status"))
+    assert statuses[0] == ChunkStatus.DONE and statuses[1] == ChunkStatus.FAILED
+    assert current_run(team_a) is None
 
 
 def test_more_segments_than_customers_makes_as_many_as_it_can_and_says_so(

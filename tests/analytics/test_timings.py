@@ -59,3 +59,20 @@ def test_with_the_chunks_clock_the_stages_add_up_to_the_total():
     assert text.startswith("plan 0.45 (purchase model 0.09), chunks 14.20 on the clock (read ")
     assert text.endswith("finish 2.29 (segmenting 1.41); waiting 0.10; total 17.04")
     assert "on the clock read 2.50, compute 6.10, write 7.00" in text
+
+
+def test_a_stage_that_says_when_it_began_is_placed_there():
+    """Chunks read ahead: the second chunk's read runs while the first computes."""
+    from analytics.services.finish import chunk_walls
+
+    chunks = [
+        {"began": 100.0, "read_began": 100.0, "read": 1.0, "compute_began": 101.0,
+         "compute": 4.0, "write_began": 105.0, "write": 1.0},  # 100–101–105–106
+        {"began": 101.0, "read_began": 101.0, "read": 2.0, "compute_began": 106.0,
+         "compute": 4.0, "write_began": 110.0, "write": 1.0},  # 101–103, 106–110–111
+    ]  # fmt: skip
+    walls = chunk_walls(chunks)
+    assert walls["chunks"] == 11.0  # 100 to 111
+    assert walls["read_wall"] == 3.0  # 100–103
+    assert walls["compute_wall"] == 8.0  # 101–105 and 106–110
+    assert walls["write_wall"] == 2.0
