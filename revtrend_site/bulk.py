@@ -9,6 +9,9 @@ import pandas as pd
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Model
+from psycopg.copy import QueuedLibpqWriter
+
+COPY_SLICE = 4096  # rows per piece sent to COPY
 
 
 def load_frame(
@@ -27,8 +30,13 @@ def load_frame(
         options = "FORMAT csv"
         if text_columns:
             options += f", FORCE_NOT_NULL ({', '.join(text_columns)})"
-        with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN WITH ({options})") as copy:
-            copy.write(csv_text(frame))
+        # In slices, sent by psycopg's writer thread: PostgreSQL parses and stores one slice
+        # while the next is built.
+        statement = f"COPY {table} ({names}) FROM STDIN WITH ({options})"
+        writer = QueuedLibpqWriter(cursor.cursor)
+        with cursor.cursor.copy(statement, writer=writer) as copy:
+            for start in range(0, len(frame), COPY_SLICE):
+                copy.write(csv_text(frame.iloc[start : start + COPY_SLICE]))
     else:
         placeholders = ", ".join(["%s"] * len(columns))
         cursor.executemany(

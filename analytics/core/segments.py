@@ -1,6 +1,7 @@
 """Behavioural segments: KMeans on standardised per-customer features, named by absolute rules.
 
-k comes from the silhouette score over 2..8 on a fixed sample unless the user sets it;
+k comes from the silhouette score over 2..8 on a fixed sample unless the user sets it, and
+the centres from at most FIT_SAMPLE customers, every customer then taking the nearest;
 every random choice uses ``params.random_state``. Insufficient-data customers are not
 clustered (label −1).
 
@@ -23,7 +24,11 @@ import pandas as pd
 
 from .params import Params
 
-SAMPLE = 3000
+SAMPLE = 3000  # customers the silhouette of each candidate k is measured on
+# Customers the final KMeans is fitted on (then every customer is assigned to the nearest
+# centre): the cost of segmenting stays bounded at any portfolio size. Below it, every
+# customer is fitted, as before.
+FIT_SAMPLE = 50_000
 K_RANGE = range(2, 9)
 
 # The clustering features (each customer's, computed from the figures by segment_features).
@@ -104,9 +109,10 @@ def segment_portfolio(figures: pd.DataFrame, params: Params) -> SegmentResult:
     centre, scale = features.mean(), features.std(ddof=0).replace(0, 1.0)
     standardised = ((features - centre) / scale).to_numpy()
     k, silhouette = _choose_k(standardised, params)
-    model = KMeans(n_clusters=k, n_init=4, random_state=params.random_state).fit(standardised)
+    model = KMeans(n_clusters=k, n_init=4, random_state=params.random_state)
+    fitted = model.fit(_sample(standardised, FIT_SAMPLE, params.random_state))
     members = figures[clustered]
-    ordered = _order_by_value(model.labels_, members)
+    ordered = _order_by_value(fitted.predict(standardised), members)
     labels[clustered] = ordered
     return SegmentResult(labels, _profiles(members, features, ordered, k), k, silhouette)
 
@@ -115,10 +121,7 @@ def _choose_k(standardised: np.ndarray, params: Params) -> tuple[int, float]:
     from sklearn.cluster import KMeans
     from sklearn.metrics import pairwise_distances, silhouette_score
 
-    rng = np.random.default_rng(params.random_state)
-    sample = standardised
-    if len(sample) > SAMPLE:
-        sample = sample[np.sort(rng.choice(len(sample), SAMPLE, replace=False))]
+    sample = _sample(standardised, SAMPLE, params.random_state)
     if params.segments:  # as asked, but never more segments than customers can make
         candidates = [min(params.segments, len(sample) - 1)]
     else:
@@ -140,6 +143,13 @@ def _choose_k(standardised: np.ndarray, params: Params) -> tuple[int, float]:
         if score > best_score:
             best_k, best_score = k, score
     return best_k, float(best_score)
+
+
+def _sample(rows: np.ndarray, size: int, seed: int | None) -> np.ndarray:
+    """At most ``size`` of the rows, drawn without replacement, in their order."""
+    if len(rows) <= size:
+        return rows
+    return rows[np.sort(np.random.default_rng(seed).choice(len(rows), size, replace=False))]
 
 
 def _order_by_value(labels: np.ndarray, members: pd.DataFrame) -> np.ndarray:
