@@ -9,8 +9,9 @@ step builds (``analytics.services.partitions``).
 The rows already stored stay where they are: the old table, renamed, becomes the partition
 of every run that exists now, with its indexes and keys, so nothing is copied. Its identity
 column gives way to a sequence owned by the new table (a partitioned table cannot have an
-identity column on PostgreSQL 15), continuing where the identity was. Elsewhere (SQLite)
-nothing changes.
+identity column on PostgreSQL 15), continuing where the identity was. The chart series stay
+stored out of line (migration 0002): the column's storage comes with the new table, and each
+run's partition is created with the small TOAST target. Elsewhere (SQLite) nothing changes.
 """
 
 from django.db import migrations
@@ -31,8 +32,8 @@ def partition_by_run(apps, schema_editor):
     run(f"ALTER TABLE {TABLE} RENAME TO {LEGACY}")
     run(f"ALTER TABLE {LEGACY} ALTER COLUMN id DROP IDENTITY IF EXISTS")
     run(
-        f"CREATE TABLE {TABLE} (LIKE {LEGACY} INCLUDING DEFAULTS INCLUDING CONSTRAINTS) "
-        "PARTITION BY LIST (run_id)"
+        f"CREATE TABLE {TABLE} (LIKE {LEGACY} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+        "INCLUDING STORAGE) PARTITION BY LIST (run_id)"
     )
     run(f"CREATE SEQUENCE {SEQUENCE} OWNED BY {TABLE}.id")
     if last_id:
@@ -63,7 +64,8 @@ def one_table_again(apps, schema_editor):
         f"SELECT setval(pg_get_serial_sequence('{TABLE}', 'id'), "
         f"coalesce((SELECT max(id) FROM {TABLE}), 0) + 1, false)"
     )
-    run(f"ALTER TABLE {TABLE} SET (fillfactor = 50)")
+    run(f"ALTER TABLE {TABLE} SET (fillfactor = 50, toast_tuple_target = 128)")
+    run(f"ALTER TABLE {TABLE} ALTER COLUMN components SET STORAGE EXTERNAL")
 
 
 class Migration(migrations.Migration):

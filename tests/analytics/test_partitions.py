@@ -74,6 +74,14 @@ def test_a_run_writes_into_its_own_partition_which_finish_indexes_before_it_succ
         cursor.execute(f"SELECT count(*) FROM {table}")
         assert cursor.fetchone()[0] == 40 == CustomerResult.objects.filter(run=run).count()
     assert [name for name in indexes_of(table)] == [f"result_unique_run_customer_r{run.pk}"]
+    with connection.cursor() as cursor:  # the shared table's storage settings, kept
+        cursor.execute(
+            "SELECT attstorage, (SELECT reloptions FROM pg_class WHERE oid = attrelid) "
+            "FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = 'components'",
+            [table],
+        )
+        storage, options = cursor.fetchone()
+    assert storage == "e" and set(options) == {"fillfactor=50", "toast_tuple_target=128"}
 
     assert analysis_run_finish(run_id=run.pk) == RunStatus.SUCCEEDED
     declared = {name for _, name, _ in partition_statements(run.pk)}
