@@ -7,7 +7,7 @@ then builds the partition's other indexes and constraints — the model's own de
 (``CustomerResult.Meta``, the foreign keys and the customer index), pointed at the
 partition — before the run succeeds, so a page never reads an unindexed run. Measured on
 100,000 results: COPY into the shared table with its 16 indexes 6.2 s; into a bare table
-1.4 s, and 1.4 s more to build the same indexes.
+1.4 s, and 1.4 s more to build the same indexes (about 3 s in a run, beside segmenting).
 
 Deleting a run drops its partition. The partition of the runs that existed before the
 migration keeps them all, with its indexes. On other databases (SQLite) the table is one
@@ -48,30 +48,50 @@ def partition_name(run_id: int) -> str:
 def partition_create(*, run_id: int) -> None:
     """The run's own table, with one index: its unique (run, customer), so that a customer
     never has two results in a run, even while the chunks write (it also serves a chunk's
-    delete of its range). Half-full pages leave room for the finish step's segment update
-    to stay in place (HOT), and the small TOAST target keeps the chart series out of line
-    (the column's storage comes from the parent), as the shared table did (migrations 0002
-    and 0003): a row of the heap is ~250 bytes instead of ~800, and the finish step's 15
-    index builds each scan a third of the data."""
+    delete of its range). It keeps the shared table's storage settings (migrations 0002 and
+    0003): half-full pages leave room for the finish step's segment update to stay in place
+    (HOT); the chart series' column is EXTERNAL (from the parent) with a small TOAST target,
+    though PostgreSQL toasts only rows over ~2 kB, so in fact a row is ~830 bytes inline."""
     if not is_partitioned():
         return
+    table = partition_name(run_id)
     with connection.cursor() as cursor:
+        # Made apart, then attached: CREATE TABLE … PARTITION OF would lock the whole results
+        # table against every reader and writer until this transaction ends; ATTACH takes a
+        # lock that lets them be (SHARE UPDATE EXCLUSIVE).
         cursor.execute(
-            f"CREATE TABLE IF NOT EXISTS {partition_name(run_id)} PARTITION OF {RESULTS} "
-            f"FOR VALUES IN ({int(run_id)}) WITH (fillfactor = 50, toast_tuple_target = 128)"
+            f"CREATE TABLE IF NOT EXISTS {table} (LIKE {RESULTS} INCLUDING DEFAULTS "
+            "INCLUDING CONSTRAINTS INCLUDING STORAGE) "
+            "WITH (fillfactor = 50, toast_tuple_target = 128)"
         )
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = %s::regclass)",
+                       [table])  # fmt: skip
+        if not cursor.fetchone()[0]:
+            cursor.execute(
+                f"ALTER TABLE {RESULTS} ATTACH PARTITION {table} FOR VALUES IN ({int(run_id)})"
+            )
     _build_missing(run_id, kinds=(UNIQUE,))
 
 
 def partition_drop(*, run_id: int) -> None:
-    """Drop the run's table once the deletion commits (its rows' deferred foreign-key
-    checks are pending until then, and PostgreSQL drops no table with pending events)."""
+    """Detach and drop the run's table once the deletion commits (its rows' deferred
+    foreign-key checks are pending until then, and PostgreSQL drops no table with pending
+    events). Detached CONCURRENTLY, the results table stays open to everyone else; inside
+    an outer transaction (a test's) it cannot be, and is detached plainly."""
     if not is_partitioned():
         return
 
     def drop() -> None:
+        table = partition_name(run_id)
+        concurrently = "" if connection.in_atomic_block else " CONCURRENTLY"
         with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {partition_name(run_id)}")
+            cursor.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass(%s))",
+                [table],
+            )
+            if cursor.fetchone()[0]:
+                cursor.execute(f"ALTER TABLE {RESULTS} DETACH PARTITION {table}{concurrently}")
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
     transaction.on_commit(drop)
 

@@ -146,3 +146,39 @@ def test_the_migration_keeps_every_result_both_ways_and_new_runs_get_their_own_t
     assert table_exists(partition_name(after.pk)) and not table_exists(partition_name(before.pk))
     new_ids = CustomerResult.objects.filter(run=after).values_list("id", flat=True)
     assert min(new_ids) > max(row[0] for row in rows)
+
+
+def test_a_new_run_waits_for_no_one_reading_or_writing_other_runs_results(team_a):
+    """Creating (attaching) a run's partition takes a lock that readers and writers of the
+    results table do not hold: with a page's read and a chunk's write of another run left
+    open, a run is still created (CREATE TABLE … PARTITION OF would wait for both)."""
+    import psycopg
+
+    upload = import_portfolio(team_a, customers=10, seed=5)
+    other = planned_run(team_a, upload)
+    customer = Customer.objects.filter(team=team_a).first()
+    settings = connection.settings_dict
+    dsn = dict(host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"],
+               dbname=settings["NAME"], password=settings["PASSWORD"] or None)  # fmt: skip
+    with psycopg.connect(**dsn) as reader, psycopg.connect(**dsn) as writer:
+        reader.execute(f"SELECT count(*) FROM {RESULTS}").fetchone()  # transaction left open
+        writer.execute(
+            f"INSERT INTO {RESULTS} (run_id, customer_id, active_months, n_months, churned, "
+            "revenue_at_risk, anomaly_count, explanation) VALUES (%s, %s, 0, 0, false, 0, 0, '')",
+            [other.pk, customer.pk],
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '3s'")
+        try:
+            run = AnalysisRun.objects.create(
+                team=team_a,
+                window_start=upload.first_month,
+                window_end=upload.last_month,
+                params=Params().as_dict(),
+            )
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+        reader.rollback()
+        writer.rollback()
+    assert table_exists(partition_name(run.pk))
